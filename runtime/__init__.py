@@ -1,0 +1,1 @@
+"""Running and timing the compiled binaries: host, qemu-aarch64 and adb devices."""
