@@ -1,0 +1,123 @@
+"""Model intake: ONNX files are validated (checker, operators, static shapes) before TVM sees them.
+
+A ``torch.nn.Module`` is exported to ONNX first, so every model takes the same route and the ONNX used
+can be kept beside the executable as the onnxruntime reference.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+
+from .errors import DynamicShapeError, InvalidModelError, UnsupportedOperatorError
+
+ONNX_OPSET = 18
+
+
+def load_onnx(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """Load an ONNX model from a path or take a ``ModelProto``, and run ``onnx.checker`` on it.
+
+    Parameters
+    ----------
+    source : str, Path or onnx.ModelProto
+        The model; files are untrusted input.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        The checked model.
+    """
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"ONNX file not found: {path}")
+        try:
+            model = onnx.load(str(path))
+        except Exception as err:  # protobuf raises DecodeError, onnx raises ValueError/OSError
+            raise InvalidModelError(f"cannot parse ONNX file {path}: {_first_line(err)}") from None
+    try:
+        onnx.checker.check_model(model, full_check=False)
+    except Exception as err:  # onnx.checker.ValidationError and protobuf errors
+        raise InvalidModelError(f"invalid ONNX model: {_first_line(err)}") from None
+    return model
+
+
+def export_torch(module, input_shape: tuple[int, ...]) -> onnx.ModelProto:
+    """Export a ``torch.nn.Module`` in eval mode for one input of ``input_shape`` (batch included).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+    input_shape : tuple of int
+        Full input shape, e.g. ``(1, 3, 32, 32)``.
+
+    Returns
+    -------
+    model : onnx.ModelProto
+        The exported model, weights inline, input ``input`` and output ``output``.
+    """
+    import torch
+
+    module = module.eval()
+    example = torch.zeros(*input_shape)
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, (example,), input_names=["input"], output_names=["output"],
+                                        opset_version=ONNX_OPSET, dynamo=True, verbose=False)
+    finally:
+        quiet.setLevel(level)
+    return program.model_proto  # weights inline, no external data file
+
+
+def check_supported(model: onnx.ModelProto) -> None:
+    """Fail once, listing every node whose op type TVM's ONNX frontend cannot convert.
+
+    Parameters
+    ----------
+    model : onnx.ModelProto
+        A checked model.
+    """
+    from tvm.relax.frontend.onnx.onnx_frontend import _get_convert_map
+
+    known = _get_convert_map()
+    bad = [(node.name or f"node{i}", node.op_type) for i, node in enumerate(model.graph.node)
+           if node.domain not in ("", "ai.onnx") or node.op_type not in known]
+    if bad:
+        raise UnsupportedOperatorError(bad)
+
+
+def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    """Shapes of the real graph inputs (initializers excluded); symbolic or unknown dims raise, naming the input."""
+    initializers = {init.name for init in model.graph.initializer}
+    shapes = {}
+    for value in model.graph.input:
+        if value.name in initializers:
+            continue
+        tensor = value.type.tensor_type
+        if not tensor.HasField("shape"):
+            raise DynamicShapeError(f"input {value.name!r} has no shape; static shapes are required")
+        dims = []
+        for axis, dim in enumerate(tensor.shape.dim):
+            if not dim.HasField("dim_value") or dim.dim_value <= 0:
+                label = dim.dim_param or "?"
+                raise DynamicShapeError(f"input {value.name!r} has a dynamic dimension {label!r} at axis {axis}; "
+                                        "export the model with a fixed input shape")
+            dims.append(dim.dim_value)
+        shapes[value.name] = tuple(dims)
+    return shapes
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
