@@ -1,0 +1,103 @@
+"""An Android phone through the ``adb`` client: push to /data/local/tmp, run pinned with taskset, pull.
+
+>>> device = AdbDevice("R58M123ABC")
+>>> device.bench(compiled, runs=20, threads=4, pin="4-7").median_ms
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
+from .errors import DeviceError
+
+REMOTE_DIR = "/data/local/tmp/autocompress"
+ADB_TIMEOUT_S = 1800
+_STATE_HINTS = {
+    "unauthorized": "accept the 'Allow USB debugging' prompt on the phone, then retry",
+    "offline": "reconnect the cable or restart the adb server (adb kill-server)",
+    "no permissions": "fix the USB permissions (udev rules) for this device",
+}
+
+
+class AdbDevice(Device):
+    """One device by serial (or the only one connected); its timings are real device latencies."""
+
+    arch = "aarch64"
+
+    def __init__(self, serial: str | None = None, adb: str = "adb") -> None:
+        self.adb = shutil.which(adb)
+        if self.adb is None:
+            raise DeviceError(f"{adb!r} not found on PATH; install Android platform-tools")
+        self.serial = self._pick(serial)
+        self.name = f"adb:{self.serial}"
+
+    def _adb(self, *args: str, serial: bool = True) -> subprocess.CompletedProcess:
+        cmd = [self.adb, *(["-s", self.serial] if serial else []), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=ADB_TIMEOUT_S)
+
+    def _pick(self, serial: str | None) -> str:
+        proc = self._adb("devices", serial=False)
+        if proc.returncode != 0:
+            raise DeviceError(f"'adb devices' failed: {proc.stderr.strip()[-300:]}")
+        states = dict(line.split("\t", 1) for line in proc.stdout.splitlines()[1:] if "\t" in line)
+        if not states:
+            raise DeviceError("no Android device connected ('adb devices' lists none); plug one in and enable "
+                              "USB debugging")
+        if serial is None:
+            if len(states) > 1:
+                raise DeviceError(f"{len(states)} devices connected ({', '.join(states)}); pick one with adb:SERIAL")
+            serial = next(iter(states))
+        if serial not in states:
+            raise DeviceError(f"device {serial} not found; connected: {', '.join(states)}")
+        state = states[serial].strip()
+        if state != "device":
+            hint = _STATE_HINTS.get(state, "check the device")
+            raise DeviceError(f"device {serial} is {state}: {hint}")
+        return serial
+
+    def _checked(self, what: str, *args: str) -> subprocess.CompletedProcess:
+        proc = self._adb(*args)
+        text = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0 or "error:" in proc.stderr:
+            if "No space left on device" in text:
+                raise DeviceError(f"no space left on {self.name} while trying to {what}; free space under "
+                                  f"{REMOTE_DIR}")
+            raise DeviceError(f"adb failed to {what} on {self.name} (exit {proc.returncode}): {text[-400:]}")
+        return proc
+
+    def execute(self, binary: Path, input_bytes: bytes, flags: list[str], pin: str | None) -> RunOutput:
+        remote_bin = f"{REMOTE_DIR}/{binary.name}"
+        remote_in, remote_out = f"{REMOTE_DIR}/{INPUT_FILE}", f"{REMOTE_DIR}/{OUTPUT_FILE}"
+        with tempfile.TemporaryDirectory(prefix="autocompress-adb-") as tmp:
+            local_in = Path(tmp) / INPUT_FILE
+            local_in.write_bytes(input_bytes)
+            self._checked("create the work folder", "shell", "mkdir", "-p", REMOTE_DIR)
+            self._checked("remove an old output", "shell", "rm", "-f", remote_out)
+            self._checked(f"push {binary.name}", "push", str(binary), remote_bin)
+            self._checked("push the input", "push", str(local_in), remote_in)
+            self._checked(f"make {binary.name} executable", "shell", "chmod", "755", remote_bin)
+            taskset = ["taskset", cpu_mask(pin)] if pin else []
+            run = self._checked(f"run {binary.name}", "shell", *taskset, remote_bin, "--input", remote_in,
+                                "--output", remote_out, *flags)
+            local_out = Path(tmp) / OUTPUT_FILE
+            self._checked("pull the output", "pull", remote_out, str(local_out))
+            return RunOutput(run.stdout, local_out.read_bytes())
+
+
+def cpu_mask(cpus: str) -> str:
+    """The hexadecimal taskset mask of a CPU list such as ``4-7`` or ``0,2``."""
+    mask = 0
+    for part in cpus.split(","):
+        lo, _, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            raise ValueError(f"invalid CPU list {cpus!r}; expected e.g. 4-7 or 0,2") from None
+        if first < 0 or last < first:
+            raise ValueError(f"invalid CPU range {part!r} in {cpus!r}")
+        for cpu in range(first, last + 1):
+            mask |= 1 << cpu
+    return format(mask, "x")

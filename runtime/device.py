@@ -1,0 +1,110 @@
+"""The device interface: put a compiled binary and its input somewhere, run it, get stdout and the output.
+
+``Device.bench`` is the same for every device kind: make a seeded input, run the binary, compare its output
+with onnxruntime, and only then turn the binary's timings into a :class:`BenchResult`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AccuracyError, DeviceError
+from .reference import make_input, max_abs_error, onnxruntime_output
+from .result import BenchResult
+
+INPUT_FILE = "input.bin"
+OUTPUT_FILE = "output.bin"
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    """What one execution returned: the binary's stdout and the bytes of its output file."""
+
+    stdout: str
+    output: bytes
+
+
+class Device:
+    """Base class; subclasses implement :meth:`execute` and set ``name``, ``arch`` and ``emulated``."""
+
+    name = "device"
+    arch = "x86_64"
+    emulated = False
+
+    def execute(self, binary: Path, input_bytes: bytes, flags: list[str], pin: str | None) -> RunOutput:
+        """Run ``binary --input INPUT --output OUTPUT *flags`` and return its stdout and output bytes."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
+
+    def bench(self, compiled, runs: int = 10, warmup: int = 3, threads: int = 1, pin: str | None = None,
+              seed: int = 0, tolerance: float = 1e-4) -> BenchResult:
+        """Run ``compiled`` on this device, check it against onnxruntime, and report its latency.
+
+        Parameters
+        ----------
+        compiled : codegen.CompiledModel
+            A compiled model directory for a target this device runs.
+        runs, warmup : int
+            Timed and untimed runs inside one process.
+        threads : int
+            Threads for parallel kernels.
+        pin : str, optional
+            CPU list such as ``4-7``; threads are pinned to these CPUs.
+        seed : int
+            Seed of the standard-normal input.
+        tolerance : float
+            Largest allowed absolute difference from onnxruntime.
+
+        Returns
+        -------
+        result : BenchResult
+            Raises ``AccuracyError`` instead when the output is off by more than ``tolerance``.
+        """
+        self._check_arch(compiled)
+        if runs < 1 or warmup < 0 or threads < 1:
+            raise ValueError(f"need runs >= 1, warmup >= 0, threads >= 1 (got {runs}, {warmup}, {threads})")
+        x = make_input(compiled.input_shape, seed)
+        flags = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(threads)]
+        if pin:
+            flags += ["--pin", pin]
+        run = self.execute(compiled.binary, x.tobytes(), flags, pin)
+        stats = _parse_stats(run.stdout, compiled.binary.name)
+        if stats.get("model_hash") != compiled.info["model_hash"]:
+            raise DeviceError(f"the device ran a binary with hash {stats.get('model_hash')}, expected "
+                              f"{compiled.info['model_hash']} (stale copy?)")
+        output = np.frombuffer(run.output, dtype=np.float32)
+        error = max_abs_error(onnxruntime_output(compiled.onnx_path, x), output)
+        if not error <= tolerance:
+            raise AccuracyError(f"{compiled.info['name']} on {self.name}: max abs error {error:.3g} vs onnxruntime "
+                                f"exceeds tolerance {tolerance:g}; refusing to report latency")
+        return self._result(compiled, stats, error, tolerance)
+
+    def _check_arch(self, compiled) -> None:
+        arch = "x86_64" if compiled.target == "host" else "aarch64"
+        if arch != self.arch:
+            raise DeviceError(f"{compiled.binary.name} was compiled for {compiled.target} ({arch}); device "
+                              f"{self.name} runs {self.arch} binaries")
+
+    def _result(self, compiled, stats: dict, error: float, tolerance: float) -> BenchResult:
+        timed = None if self.emulated else stats
+        pick = (lambda key: None) if timed is None else stats.get
+        return BenchResult(
+            device=self.name, target=compiled.target, model=compiled.info["name"],
+            model_hash=stats["model_hash"], emulated=self.emulated, threads=stats["threads"], pin=stats["pin"],
+            runs=stats["runs"], warmup=stats["warmup"], max_abs_error=error, tolerance=tolerance,
+            times_ms=pick("times_ms"), min_ms=pick("min_ms"), median_ms=pick("median_ms"),
+            mean_ms=pick("mean_ms"), p90_ms=pick("p90_ms"),
+            emulated_times_ms=stats["times_ms"] if self.emulated else None,
+        )
+
+
+def _parse_stats(stdout: str, binary: str) -> dict:
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise DeviceError(f"{binary} printed no JSON result line; stdout was: {stdout.strip()[:200]!r}")
+    try:
+        return json.loads(lines[-1])
+    except json.JSONDecodeError as err:
+        raise DeviceError(f"{binary} printed a malformed JSON line ({err})") from None

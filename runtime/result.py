@@ -1,0 +1,44 @@
+"""``BenchResult``: what one benchmark run of a compiled model measured, and how far off its output was."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Latency statistics (milliseconds) and accuracy of one run.
+
+    Emulated runs (qemu) carry their wall times in ``emulated_times_ms`` and no latency statistics:
+    emulator time says nothing about device latency.
+    """
+
+    device: str
+    target: str
+    model: str
+    model_hash: str
+    emulated: bool
+    threads: int
+    pin: str
+    runs: int
+    warmup: int
+    max_abs_error: float
+    tolerance: float
+    times_ms: list[float] | None
+    min_ms: float | None
+    median_ms: float | None
+    mean_ms: float | None
+    p90_ms: float | None
+    emulated_times_ms: list[float] | None = None
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line for humans."""
+        head = f"{self.model} on {self.device} ({self.target}, {self.threads} thread(s))"
+        err = f"max abs error {self.max_abs_error:.2e} (tol {self.tolerance:g})"
+        if self.emulated:
+            return f"{head}: {err}; emulated, no latency reported"
+        return (f"{head}: median {self.median_ms:.3f} ms, min {self.min_ms:.3f}, mean {self.mean_ms:.3f}, "
+                f"p90 {self.p90_ms:.3f} over {self.runs} runs; {err}")
