@@ -1,0 +1,55 @@
+"""``autocompress compile``: a registry model or an ONNX file -> one static executable for a target."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = ("Compile a model with Apache TVM into one self-contained static executable (benchmark front included) "
+        "for the host or ARM64 Linux/Android. Writes the executable, the ONNX used and compile.json to -o DIR.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from codegen import TARGET_NAMES
+    from compress.models import MODELS
+
+    parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)} (omit with --onnx)")
+    parser.add_argument("--onnx", help="compile this ONNX file instead of a registry model (static input shape)")
+    parser.add_argument("--weights", help="checkpoint or state_dict to load into the registry model")
+    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs of the registry model")
+    parser.add_argument("--target", default="host", choices=TARGET_NAMES,
+                        help="host: native x86-64; linux-aarch64 / android-arm64: static ARM64 built with zig "
+                             "(android-arm64 uses the NDK's clang when ANDROID_NDK_HOME is set)")
+    parser.add_argument("--mattr", action="append", default=[], metavar="FEATURE",
+                        help="extra LLVM CPU feature, repeatable or comma-separated, e.g. +dotprod")
+    parser.add_argument("--mcpu", help="LLVM CPU name, e.g. cortex-a76")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from codegen import compile_model
+
+    if bool(args.model) == bool(args.onnx):
+        raise ValueError("give exactly one of MODEL or --onnx FILE")
+    mattr = [flag for item in args.mattr for flag in item.split(",") if flag]
+    if args.onnx:
+        source, shape, name = args.onnx, None, None
+    else:
+        source, shape, name = _registry_model(args)
+    compiled = compile_model(source, target=args.target, out_dir=args.output, input_shape=shape, name=name,
+                             mattr=mattr, mcpu=args.mcpu)
+    info = compiled.info
+    print(f"compiled {info['name']} for {info['target']}: {compiled.binary} ({info['binary_bytes'] / 1e6:.2f} MB, "
+          f"{info['kernels']} kernels, {info['compile_seconds']:.1f} s, hash {info['model_hash']})")
+    return 0
+
+
+def _registry_model(args: argparse.Namespace):
+    """The registry model with its weights, its full input shape and its name."""
+    from compress.checkpoint import load_weights
+    from compress.models import build_model, get_spec
+
+    spec = get_spec(args.model)
+    model = build_model(args.model, num_classes=args.num_classes)
+    if args.weights:
+        load_weights(model, args.weights)
+    return model, (1, *spec.input_shape), args.model

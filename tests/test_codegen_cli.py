@@ -1,0 +1,58 @@
+"""``autocompress compile`` and ``autocompress bench`` through the CLI entry point."""
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from autocompress.cli import main
+from codegen.frontend import export_torch
+from conftest_codegen import make_model
+
+
+@pytest.fixture(scope="module")
+def small_onnx(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "small.onnx"
+    onnx.save(export_torch(*make_model("small_cnn")), str(path))
+    return path
+
+
+def test_compile_then_bench_json(small_onnx, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", "--onnx", str(small_onnx), "--target", "host", "-o", str(out)]) == 0
+    assert "compiled small for host" in capsys.readouterr().out
+    info = json.loads((out / "compile.json").read_text())
+    assert info["target"] == "host" and info["input_shape"] == [1, 1, 8, 8] and info["output_shape"] == [1, 10]
+    assert info["binary_bytes"] == (out / "small").stat().st_size and info["kernels"] >= 5
+    assert (out / "model.onnx").is_file()
+    assert main(["bench", str(out), "--device", "host", "--runs", "3", "--warmup", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["runs"] == 3 and result["max_abs_error"] <= 1e-4 and result["emulated"] is False
+    assert result["model_hash"] == info["model_hash"] and len(result["times_ms"]) == 3
+
+
+def test_compile_registry_model(tmp_path, capsys):
+    assert main(["compile", "small_cnn", "--target", "host", "-o", str(tmp_path / "r")]) == 0
+    assert json.loads((tmp_path / "r" / "compile.json").read_text())["name"] == "small_cnn"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["compile", "--onnx", "{tmp}/bad.onnx", "-o", "{tmp}/o"], "compile: error: cannot parse ONNX file"),
+    (["compile", "-o", "{tmp}/o"], "compile: error: give exactly one of MODEL or --onnx FILE"),
+    (["compile", "nosuchnet", "-o", "{tmp}/o"], "compile: error: unknown model 'nosuchnet'"),
+    (["bench", "{tmp}", "--device", "host"], "bench: error: {tmp} is not a compiled model directory"),
+])
+def test_errors_are_one_line(tmp_path, capsys, argv, message):
+    (tmp_path / "bad.onnx").write_bytes(b"\x00\x01not onnx")
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message.format(tmp=tmp_path) in err
+
+
+def test_bench_missing_device(small_onnx, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    assert main(["compile", "--onnx", str(small_onnx), "-o", str(out)]) == 0
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert main(["bench", str(out), "--device", "adb:XYZ"]) == 2
+    assert capsys.readouterr().err.strip() == "autocompress bench: error: 'adb' not found on PATH; install Android platform-tools"

@@ -1,0 +1,119 @@
+"""The adb device end to end, against a stand-in ``adb`` that keeps the phone's files in a folder and runs
+pushed binaries under qemu-aarch64; plus the errors for missing, unauthorized, offline and full devices."""
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import textwrap
+
+import pytest
+
+from conftest_codegen import artifacts  # noqa: F401  (fixture)
+from runtime import DeviceError, get_device
+from runtime.adb import cpu_mask
+
+pytestmark = pytest.mark.qemu
+
+FAKE_ADB = textwrap.dedent('''\
+    #!{python}
+    """Stand-in adb: devices, -s SERIAL push/pull/shell; /data/local/tmp lives under $FAKE_ADB_ROOT."""
+    import os, shutil, subprocess, sys
+    env = os.environ
+    root = env["FAKE_ADB_ROOT"]
+    devices = dict(d.split(":") for d in env.get("FAKE_ADB_DEVICES", "").split(",") if d)
+    with open(env["FAKE_ADB_LOG"], "a") as log:
+        log.write(" ".join(sys.argv[1:]) + "\\n")
+    args = sys.argv[1:]
+    if args == ["devices"]:
+        print("List of devices attached")
+        for serial, state in devices.items():
+            print(f"{{serial}}\\t{{state}}")
+        sys.exit(0)
+    if args[0] != "-s" or devices.get(args[1]) != "device":
+        sys.exit(f"adb: device '{{args[1]}}' not found")
+    local = lambda p: root + p if p.startswith("/data/local/tmp") else p
+    cmd, rest = args[2], [local(a) for a in args[3:]]
+    if cmd == "push":
+        if env.get("FAKE_ADB_FULL"):
+            sys.exit(f"adb: error: failed to copy '{{args[3]}}' to '{{args[4]}}': remote No space left on device")
+        shutil.copy(rest[0], rest[1]); print("1 file pushed"); sys.exit(0)
+    if cmd == "pull":
+        shutil.copy(rest[0], rest[1]); print("1 file pulled"); sys.exit(0)
+    if cmd == "shell":
+        if rest[0] == "taskset":
+            int(rest[1], 16)
+            rest = rest[2:]
+        if rest[0] in ("mkdir", "rm", "chmod"):
+            sys.exit(subprocess.run(rest).returncode)
+        sys.exit(subprocess.run(["qemu-aarch64", *rest], cwd=root).returncode)
+    sys.exit(f"adb: unknown command {{cmd}}")
+''')
+
+
+@pytest.fixture()
+def fake_adb(tmp_path, monkeypatch):
+    """Put the stand-in adb first on PATH; returns a function that sets the connected devices."""
+    bin_dir, root = tmp_path / "bin", tmp_path / "phone"
+    bin_dir.mkdir()
+    (root / "data/local/tmp").mkdir(parents=True)
+    adb = bin_dir / "adb"
+    adb.write_text(FAKE_ADB.format(python=sys.executable))
+    adb.chmod(adb.stat().st_mode | stat.S_IXUSR)
+    log = tmp_path / "adb.log"
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_ADB_ROOT", str(root))
+    monkeypatch.setenv("FAKE_ADB_LOG", str(log))
+    log.write_text("")
+
+    def connect(devices: str) -> "Path":
+        monkeypatch.setenv("FAKE_ADB_DEVICES", devices)
+        return log
+    return connect
+
+
+def test_adb_bench_end_to_end(artifacts, fake_adb):
+    compiled = artifacts.get("small_cnn", "dense", "android-arm64")
+    log = fake_adb("PHONE1:device,PHONE2:unauthorized")
+    result = get_device("adb:PHONE1").bench(compiled, runs=3, warmup=1, threads=2, pin="4-5")
+    assert result.device == "adb:PHONE1" and not result.emulated
+    assert result.max_abs_error <= 1e-4 and len(result.times_ms) == 3 and result.threads == 2
+    assert result.pin == "4-5"
+    calls = log.read_text()
+    binary = f"/data/local/tmp/autocompress/{compiled.binary.name}"
+    assert f"-s PHONE1 push {compiled.binary} {binary}" in calls
+    assert f"-s PHONE1 shell taskset 30 {binary} --input" in calls
+    assert "-s PHONE1 pull /data/local/tmp/autocompress/output.bin" in calls
+
+
+@pytest.mark.parametrize("devices, spec, message", [
+    ("", "adb", "no Android device connected"),
+    ("PHONE1:unauthorized", "adb:PHONE1", "device PHONE1 is unauthorized: accept the 'Allow USB debugging'"),
+    ("PHONE1:offline", "adb:PHONE1", "device PHONE1 is offline: reconnect"),
+    ("PHONE1:device", "adb:OTHER", "device OTHER not found; connected: PHONE1"),
+    ("PHONE1:device,PHONE2:device", "adb", "2 devices connected (PHONE1, PHONE2); pick one with adb:SERIAL"),
+])
+def test_adb_device_errors(fake_adb, devices, spec, message):
+    fake_adb(devices)
+    with pytest.raises(DeviceError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        get_device(spec)
+
+
+def test_adb_no_space(artifacts, fake_adb, monkeypatch):
+    compiled = artifacts.get("small_cnn", "dense", "android-arm64")
+    fake_adb("PHONE1:device")
+    monkeypatch.setenv("FAKE_ADB_FULL", "1")
+    with pytest.raises(DeviceError, match="no space left on adb:PHONE1 while trying to push"):
+        get_device("adb:PHONE1").bench(compiled, runs=1, warmup=0)
+
+
+def test_adb_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(DeviceError, match="'adb' not found on PATH; install Android platform-tools"):
+        get_device("adb:PHONE1")
+
+
+def test_cpu_mask():
+    assert cpu_mask("4-7") == "f0" and cpu_mask("0,2") == "5" and cpu_mask("1") == "2"
+    with pytest.raises(ValueError, match="invalid CPU list"):
+        cpu_mask("a-b")
