@@ -75,14 +75,14 @@ def fake_adb(tmp_path, monkeypatch):
 def test_adb_bench_end_to_end(artifacts, fake_adb):
     compiled = artifacts.get("small_cnn", "dense", "android-arm64")
     log = fake_adb("PHONE1:device,PHONE2:unauthorized")
-    result = get_device("adb:PHONE1").bench(compiled, runs=3, warmup=1, threads=2, pin="4-5")
+    result = get_device("adb:PHONE1").bench(compiled, runs=3, warmup=1, threads=2, pin="0-1")
     assert result.device == "adb:PHONE1" and not result.emulated
     assert result.max_abs_error <= 1e-4 and len(result.times_ms) == 3 and result.threads == 2
-    assert result.pin == "4-5"
+    assert result.pin == "0-1"
     calls = log.read_text()
     binary = f"/data/local/tmp/autocompress/{compiled.binary.name}"
     assert f"-s PHONE1 push {compiled.binary} {binary}" in calls
-    assert f"-s PHONE1 shell taskset 30 {binary} --input" in calls
+    assert f"-s PHONE1 shell taskset 3 {binary} --input" in calls
     assert "-s PHONE1 pull /data/local/tmp/autocompress/output.bin" in calls
 
 
