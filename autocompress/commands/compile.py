@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     if bool(args.model) == bool(args.onnx):
         raise ValueError("give exactly one of MODEL or --onnx FILE")
+    if args.onnx and args.weights:
+        raise ValueError("--weights applies to a registry MODEL; an ONNX file carries its own weights")
     mattr = [flag for item in args.mattr for flag in item.split(",") if flag]
     if args.onnx:
         source, shape, name = args.onnx, None, None
