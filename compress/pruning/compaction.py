@@ -1,0 +1,141 @@
+"""Compaction: a physically smaller model, and the record that rebuilds it from the dense architecture.
+
+Removed channels leave every layer that writes or reads them (conv rows/columns, BatchNorm entries,
+linear columns); shortcuts whose channels moved become ``ChannelGather``; constants of removed channels
+are folded into the reading layer's bias (a bias is added when the layer had none). Column-pruned layers
+keep their shape and their zero columns. The record is plain data (layer name -> kept indices), stored in
+a checkpoint's ``structure`` key; ``replay`` applies it to a freshly built dense model before loading
+weights, so a compacted checkpoint needs no pickled modules.
+
+>>> small, record = compact(model, structure, purification)
+>>> fresh = replay(build_model("resnet20"), record)
+>>> fresh.load_state_dict(small.state_dict())
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .modules import ChannelGather
+from .purification import Purification
+from .structure import Structure
+
+
+def _conv_like(old: nn.Conv2d, cin: int, cout: int, bias: bool) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, old.kernel_size, old.stride, old.padding, old.dilation, 1, bias,
+                     old.padding_mode, device=old.weight.device, dtype=old.weight.dtype)
+
+
+@torch.no_grad()
+def _shrink(old: nn.Module, entry: dict) -> nn.Module:
+    """A new module with the kept slice of ``old``'s tensors (zeros where a bias is new)."""
+    kind = entry["kind"]
+    if kind == "map":
+        return ChannelGather(entry["index"], entry["stride"])
+    if kind == "bn":
+        keep = torch.tensor(entry["keep"], dtype=torch.long, device=old.running_mean.device)
+        new = type(old)(len(keep), old.eps, old.momentum, old.affine, old.track_running_stats,
+                        device=keep.device, dtype=old.running_mean.dtype)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            if getattr(old, name, None) is not None:
+                getattr(new, name).copy_(getattr(old, name)[keep])
+        if old.num_batches_tracked is not None:
+            new.num_batches_tracked.copy_(old.num_batches_tracked)
+        return new
+    rows = torch.tensor(entry["out"], dtype=torch.long, device=old.weight.device)
+    cols = torch.tensor(entry["in"], dtype=torch.long, device=old.weight.device)
+    if kind == "conv":
+        new = _conv_like(old, len(cols), len(rows), entry["bias"])
+    elif kind == "linear":
+        new = nn.Linear(len(cols), len(rows), entry["bias"], device=old.weight.device, dtype=old.weight.dtype)
+    else:
+        raise ValueError(f"unknown record kind {kind!r} in compaction record; expected one of: conv, linear, bn, map")
+    new.weight.copy_(old.weight[rows][:, cols])
+    if new.bias is not None:
+        new.bias.zero_()
+        if old.bias is not None:
+            new.bias.copy_(old.bias[rows])
+    return new
+
+
+def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def replay(model: nn.Module, record: dict[str, dict]) -> nn.Module:
+    """Apply a compaction record to the model it was made from (e.g. a freshly built dense one), in place.
+
+    Tensors are sliced from ``model``; when reloading a checkpoint, load its state_dict afterwards.
+    """
+    modules = dict(model.named_modules())
+    missing = sorted(set(record) - set(modules))
+    if missing:
+        raise ValueError(f"compaction record names layers the model lacks: {', '.join(missing[:5])}")
+    for name, entry in record.items():
+        _set_module(model, name, _shrink(modules[name], entry))
+    param = next(model.parameters(), None)
+    return model if param is None else model.to(param.device)  # new ChannelGather index buffers too
+
+
+def _fold(module: nn.Module, removed: torch.Tensor, const) -> torch.Tensor | None:
+    """Bias change (all rows) that replaces the removed input channels' constant contribution."""
+    known, value = const
+    use = removed & known & (value != 0)
+    if not use.any():
+        return None
+    taps = module.weight.detach().float().cpu().reshape(module.weight.shape[0], len(known), -1)
+    return taps.sum(2)[:, use] @ value[use]
+
+
+def make_record(model: nn.Module, structure: Structure, purification: Purification
+                ) -> tuple[dict[str, dict], dict[str, torch.Tensor]]:
+    """The compaction record and, per layer, the bias change of folded constants (over the kept rows)."""
+    modules = dict(model.named_modules())
+    size = {sid: s.size for sid, s in structure.spaces.items()}
+    kept = {sid: purification.kept(sid, n) for sid, n in size.items()}
+    record: dict[str, dict] = {}
+    folds: dict[str, torch.Tensor] = {}
+    for node in structure.nodes.values():
+        if node.kind in ("conv", "linear"):
+            in_sid, out_sid = structure.space_of_input(node.target), node.space
+            removed = purification.removed.get(in_sid)
+            delta = None if removed is None else _fold(modules[node.target], removed,
+                                                       purification.constants[node.inputs[0]])
+            e = structure.nodes[node.inputs[0]].expand
+            cols = [c * e + j for c in kept[in_sid] for j in range(e)]
+            if len(cols) == _in_units(modules[node.target]) and len(kept[out_sid]) == size[out_sid] and delta is None:
+                continue
+            rows = kept[out_sid]
+            record[node.target] = {"kind": node.kind, "in": cols, "out": rows,
+                                   "bias": node.bias or delta is not None}
+            if delta is not None:
+                folds[node.target] = delta[torch.tensor(rows, dtype=torch.long)]
+        elif node.kind == "bn" and len(kept[node.space]) < size[node.space]:
+            record[node.target] = {"kind": "bn", "keep": kept[node.space]}
+        elif node.kind == "map":
+            edge = next(e for e in structure.maps if e.module == node.target)
+            if len(kept[edge.src]) == size[edge.src] and len(kept[edge.dst]) == size[edge.dst]:
+                continue
+            position = {c: i for i, c in enumerate(kept[edge.src])}
+            index = [position.get(edge.src_of_dst[t], -1) for t in kept[edge.dst]]
+            record[node.target] = {"kind": "map", "index": index, "stride": edge.stride}
+    return record, folds
+
+
+def _in_units(module: nn.Module) -> int:
+    return module.in_channels if isinstance(module, nn.Conv2d) else module.in_features
+
+
+@torch.no_grad()
+def compact(model: nn.Module, structure: Structure, purification: Purification) -> tuple[nn.Module, dict]:
+    """A smaller copy of ``model`` without the removed channels (eval-mode exact), and its record."""
+    record, folds = make_record(model, structure, purification)
+    small = replay(copy.deepcopy(model), record)
+    modules = dict(small.named_modules())
+    for name, delta in folds.items():
+        bias = modules[name].bias
+        bias.add_(delta.to(bias.device, bias.dtype))
+    return small.eval(), record
