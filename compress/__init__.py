@@ -1,4 +1,14 @@
 """The compression algorithm in pure PyTorch: models, data, training, counting, pruning, search.
 
 It never imports ``codegen`` or ``runtime``: a latency objective comes in as a callable.
+
+>>> from compress import prune, PruneConfig, load_data, build_model
+>>> splits = load_data("digits")
+>>> small, report = prune(build_model("small_cnn"), splits, PruneConfig(target=4.0), arch="small_cnn")
 """
+from .data import load_data
+from .models import build_model
+from .pruning.api import PruneConfig, prune
+from .restore import restore_model
+
+__all__ = ["PruneConfig", "build_model", "load_data", "prune", "restore_model"]

@@ -1,4 +1,4 @@
-"""Shared fixtures of the codegen/runtime tests: calibrated models, pruned stand-ins, and a session cache
+"""Shared fixtures of the codegen/runtime tests: calibrated models, pruned-and-compacted ones, and a session cache
 that exports each model once and compiles it once per target.
 
 Test files import what they use: ``from conftest_codegen import artifacts, make_model``.
@@ -15,7 +15,7 @@ from torch import nn
 from codegen import CompiledModel, compile_model
 from codegen.frontend import export_torch
 from compress.models import MODELS, build_model
-from compress.models.vgg import VGG, VGG16_CONFIG
+from compress import pruning
 
 
 def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
@@ -30,45 +30,25 @@ def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Mod
     return model.eval()
 
 
-def _narrow_blocks(model: nn.Module, keep: float) -> None:
-    """Filter pruning, compacted: keep the first channels of every residual block's inner conv."""
-    for block in model.modules():
-        if not all(hasattr(block, n) for n in ("conv1", "bn1", "conv2")) or not isinstance(block.conv1, nn.Conv2d):
-            continue
-        if block.conv2.in_channels != block.conv1.out_channels:
-            continue
-        k = max(1, int(block.conv1.out_channels * keep))
-        c1, c2 = block.conv1, block.conv2
-        new1 = nn.Conv2d(c1.in_channels, k, 3, c1.stride, 1, bias=False)
-        new2 = nn.Conv2d(k, c2.out_channels, 3, c2.stride, 1, bias=False)
-        new1.weight.data = c1.weight.data[:k].clone()
-        new2.weight.data = c2.weight.data[:, :k].clone()
-        block.conv1, block.conv2, block.bn1 = new1, new2, nn.BatchNorm2d(k)
-
-
-def _zero_columns(model: nn.Module, rate: float, seed: int) -> None:
-    """Column pruning: zero a random set of (in-channel, kh, kw) columns of every conv's weight matrix."""
-    gen = torch.Generator().manual_seed(seed)
-    for conv in (m for m in model.modules() if isinstance(m, nn.Conv2d)):
-        cols = conv.weight[0].numel()
-        dead = torch.randperm(cols, generator=gen)[: int(cols * rate)]
-        flat = conv.weight.data.view(conv.out_channels, cols)
-        flat[:, dead] = 0.0
+def prune_and_compact(model: nn.Module, shape: tuple[int, ...], seed: int) -> nn.Module:
+    """Filter+column pruning (50% of filters, 40% of the remaining columns of every conv), purification and
+    compaction with the project's own pruning code: a physically smaller model whose convs carry zero columns."""
+    torch.manual_seed(seed)
+    calibrate(model, shape, seed)
+    structure = pruning.trace_structure(model, shape[1:])
+    rates = pruning.uniform_rates(structure, pruning.LayerRate(filter=0.5, column=0.4))
+    masks = pruning.project_masks(structure, pruning.layer_weights(model), "filter+column", rates)
+    purified, record = pruning.purify(masks.apply(model).eval(), structure)
+    return pruning.compact(purified, structure, record)[0]
 
 
 def make_model(name: str, variant: str = "dense", seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
-    """A registry model (dense) or its filter+column-pruned, compacted stand-in, calibrated; plus its input shape."""
+    """A registry model, dense or filter+column-pruned and compacted, calibrated; plus its input shape."""
     torch.manual_seed(seed)
     shape = (1, *MODELS[name].input_shape)
-    if variant == "dense":
-        model = build_model(name)
-    elif name == "vgg16":
-        model = VGG(tuple(c if c == "M" else c // 2 for c in VGG16_CONFIG))
-    else:
-        model = build_model(name)
-        _narrow_blocks(model, keep=0.5)
+    model = build_model(name)
     if variant == "pruned":
-        _zero_columns(model, rate=0.4, seed=seed)
+        model = prune_and_compact(model, shape, seed)
     return calibrate(model, shape, seed), shape
 
 

@@ -14,7 +14,7 @@ from test_compress_compact import random_prune  # noqa: E402
 
 from compress.models import MODELS, build_model  # noqa: E402
 from compress.pruning import compact, purify, trace_structure  # noqa: E402
-from compress.pruning.export import export_onnx, layer_structure, onnx_weights, write_sidecar  # noqa: E402
+from compress.pruning.export import export_onnx, onnx_weights, write_sidecar  # noqa: E402
 
 
 @pytest.mark.parametrize("name,seed", [("resnet20", 0), ("resnet56", 1), ("vgg16", 2), ("resnet18", 3)])

@@ -11,7 +11,8 @@ from compress.data import load_data
 from compress.models import build_model
 from compress.pruning import LayerRate
 from compress.pruning.admm import MaskHooks
-from compress.pruning.api import PruneConfig, load_compacted, prune
+from compress.pruning.api import PruneConfig, prune
+from compress.restore import restore_model
 from compress.train import TrainConfig, evaluate, train
 
 FAST = TrainConfig(lr=0.02, batch_size=64, threads=1, progress=False, train_limit=512)
@@ -46,7 +47,7 @@ def test_pipeline_writes_a_run_folder_that_reloads(trained, tmp_path):
         assert (tmp_path / name).is_file(), name
     assert report["compaction_max_abs_difference"] <= 1e-4
     assert report["stats"]["compression_rate"] > 3.0 and report["stats"]["params"] < 0.5 * report["stats"]["dense_params"]
-    reloaded = load_compacted(tmp_path / "model.pt")
+    reloaded = restore_model(tmp_path / "model.pt")[0].eval()
     assert evaluate(reloaded, splits.loader("test"))["accuracy"] == pytest.approx(report["accuracy"]["compacted"])
     assert report["accuracy"]["retrained"] == pytest.approx(report["accuracy"]["compacted"], abs=1e-9)
     assert json.loads((tmp_path / "structure.json").read_text())["compaction"]["features.0"]["out"]

@@ -66,7 +66,7 @@ def fake_adb(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ADB_LOG", str(log))
     log.write_text("")
 
-    def connect(devices: str) -> "Path":
+    def connect(devices: str):
         monkeypatch.setenv("FAKE_ADB_DEVICES", devices)
         return log
     return connect

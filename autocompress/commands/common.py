@@ -4,13 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
-
 from torch import nn
 
-from compress.checkpoint import load_checkpoint, load_weights
 from compress.data import Splits, load_data
-from compress.models import MODELS, build_model
+from compress.models import MODELS
+from compress.restore import restore_model
 
 
 def add_model_args(parser: argparse.ArgumentParser, default: str | None = "small_cnn") -> None:
@@ -37,19 +35,13 @@ def load_splits(args: argparse.Namespace) -> Splits:
 
 
 def load_model(args: argparse.Namespace, splits: Splits | None = None) -> nn.Module:
-    """Build the model (architecture from the checkpoint if it names one) and load ``--weights``."""
-    checkpoint: dict[str, Any] = load_checkpoint(args.weights) if args.weights else {}
-    name = checkpoint.get("arch", args.model)
-    num_classes = checkpoint.get("num_classes", splits.num_classes if splits else 10)
-    in_channels = checkpoint.get("in_channels", splits.input_shape[0] if splits else None)
-    model = build_model(name, num_classes=num_classes, in_channels=in_channels)
-    if args.weights:
-        load_weights(model, args.weights)
-    args.model = name
+    """The model named by ``--model`` or by the checkpoint, compaction replayed, ``--weights`` loaded."""
+    model, args.model = restore_model(args.weights, args.model, splits.num_classes if splits else None,
+                                      splits.input_shape[0] if splits else None)
     return model
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: object) -> None:
     """One JSON object on stdout."""
     json.dump(obj, sys.stdout)
     sys.stdout.write("\n")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 HELP = ("Compile a model with Apache TVM into one self-contained static executable (benchmark front included) "
         "for the host or ARM64 Linux/Android. Writes the executable, the ONNX used and compile.json to -o DIR.")
@@ -12,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from codegen import TARGET_NAMES
     from compress.models import MODELS
 
-    parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)} (omit with --onnx)")
+    parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)} (omit with --onnx, or when --weights is our checkpoint)")
     parser.add_argument("--onnx", help="compile this ONNX file instead of a registry model (static input shape)")
     parser.add_argument("--weights", help="checkpoint or state_dict to load into the registry model")
     parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs of the registry model")
@@ -28,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codegen import compile_model
 
-    if bool(args.model) == bool(args.onnx):
-        raise ValueError("give exactly one of MODEL or --onnx FILE")
+    if bool(args.model or args.weights) == bool(args.onnx):
+        raise ValueError("give exactly one of MODEL (or --weights naming one) or --onnx FILE")
     if args.onnx and args.weights:
         raise ValueError("--weights applies to a registry MODEL; an ONNX file carries its own weights")
     mattr = [flag for item in args.mattr for flag in item.split(",") if flag]
@@ -46,12 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _registry_model(args: argparse.Namespace):
-    """The registry model with its weights, its full input shape and its name."""
-    from compress.checkpoint import load_weights
-    from compress.models import build_model, get_spec
+    """The registry model (or the one a checkpoint names, compaction replayed), its input shape and name."""
+    from compress.models import get_spec
+    from compress.restore import restore_model
 
-    spec = get_spec(args.model)
-    model = build_model(args.model, num_classes=args.num_classes)
-    if args.weights:
-        load_weights(model, args.weights)
-    return model, (1, *spec.input_shape), args.model
+    model, name = restore_model(args.weights, args.model, args.num_classes)
+    return model.eval(), (1, *get_spec(name).input_shape), name

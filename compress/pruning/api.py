@@ -17,13 +17,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..data import Splits
-from ..models import build_model
 from ..train import TrainConfig, evaluate, train
 from .accounting import compression_stats, rates_for_target
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
-from .compaction import compact, replay
+from .compaction import compact
 from .export import export_onnx, write_sidecar
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import check_scheme
@@ -173,15 +172,3 @@ def report_markdown(report: dict) -> str:
             ("seconds", f"{report['seconds']:.0f}")]
     lines += [f"| {k} | {v} |" for k, v in rows]
     return "\n".join(lines) + "\n"
-
-
-def load_compacted(path: str | Path) -> nn.Module:
-    """Rebuild a compacted checkpoint: dense architecture, replay of its ``structure`` record, weights."""
-    data = load_checkpoint(path)
-    for key in ("arch", "state_dict"):
-        if key not in data:
-            raise ValueError(f"{path}: not a compacted checkpoint (no {key!r} key)")
-    model = build_model(data["arch"], data.get("num_classes", 10), data.get("in_channels"))
-    replay(model, data.get("structure") or {})
-    model.load_state_dict(data["state_dict"])
-    return model.eval()

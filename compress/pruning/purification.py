@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .masks import Masks
-from .structure import Node, Structure
+from .structure import Structure
 
 Const = tuple[torch.Tensor, torch.Tensor]  # (known: bool[C], value: float[C]); value is 0 where unknown
 
