@@ -58,12 +58,12 @@ def load_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
     data = load_checkpoint(path)
     state = state_dict_of(data)
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
+    missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
     if missing or unexpected or wrong:
         parts = [f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
                  for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
         raise CheckpointError(f"weights in {path} do not fit the model ({'; '.join(parts)})")
-    model.load_state_dict(state)
+    model.load_state_dict(state, strict=False)  # only BN's num_batches_tracked may be absent (checked above)
     return data

@@ -1,0 +1,52 @@
+"""``autocompress train``: train or fine-tune a model, checkpointing every epoch."""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from compress.checkpoint import save_checkpoint
+from compress.train import TrainConfig, evaluate, train
+
+from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+
+HELP = "Train (or fine-tune from --weights) a model; writes last.pt every epoch and model.pt + report.json at the end."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_args(parser)
+    add_data_args(parser)
+    add_runtime_args(parser)
+    defaults = TrainConfig()
+    for name in ("epochs", "lr", "momentum", "weight_decay", "batch_size", "label_smoothing", "warmup_epochs",
+                 "train_limit"):
+        kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
+        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name))
+    parser.add_argument("--out", default=None, help="run folder (default: runs/train-MODEL)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the final report as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    splits = load_splits(args)
+    model = load_model(args, splits)
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
+                            if hasattr(args, f.name)}, progress=not args.no_progress)
+    out = Path(args.out or f"runs/train-{args.model}")
+    meta = {"arch": args.model, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
+    history = train(model, splits, config, run_dir=out, resume=args.resume, extra=meta)
+    test = evaluate(model, splits.loader("test", 256, device=config.device), config.device)
+    report = {**meta, "data": splits.source, "config": asdict(config), "history": history,
+              "test_accuracy": test["accuracy"], "test_n": test["n"],
+              "train_seconds": sum(h["seconds"] for h in history)}
+    save_checkpoint(out / "model.pt", {**meta, "state_dict": model.state_dict(), "metrics": {"test": test},
+                                       "config": asdict(config)})
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{args.model}: test accuracy {test['accuracy']:.4f} after {len(history)} epochs; "
+              f"checkpoint {out / 'model.pt'}")
+    return 0

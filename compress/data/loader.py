@@ -1,0 +1,56 @@
+"""Batches as normalised float tensors, with crop+flip augmentation done on whole batches (fast on CPU and GPU)."""
+from __future__ import annotations
+
+from typing import Iterator
+
+import torch
+
+from .arrays import ArrayDataset
+
+
+class BatchLoader:
+    """Iterate (x, y) batches: x float (B, C, H, W) normalised, y int64.
+
+    ``augment`` applies a random crop (zero padding ``pad``) and a horizontal flip per image. ``seed`` and the
+    epoch counter make shuffling and augmentation reproducible.
+    """
+
+    def __init__(self, data: ArrayDataset, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int = 128,
+                 shuffle: bool = False, augment: bool = False, seed: int = 0, device: str | torch.device = "cpu",
+                 pad: int = 4) -> None:
+        self.images = torch.from_numpy(data.x).to(device).permute(0, 3, 1, 2).contiguous()  # uint8 NCHW
+        self.labels = torch.from_numpy(data.y).to(device)
+        shape = (1, -1, 1, 1)
+        self.mean = torch.tensor(mean, device=device).view(shape) * 255.0
+        self.std = torch.tensor(std, device=device).view(shape) * 255.0
+        self.batch_size, self.shuffle, self.augment, self.pad = batch_size, shuffle, augment, pad
+        self.seed, self.epoch = seed, 0
+
+    def __len__(self) -> int:
+        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        n = len(self.labels)
+        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size].to(self.labels.device)
+            x = self.images[idx]
+            if self.augment:
+                x = self._crop_flip(x, gen)
+            yield (x.float() - self.mean) / self.std, self.labels[idx]
+
+    def _crop_flip(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        b, _, h, w = x.shape
+        p = self.pad
+        padded = torch.nn.functional.pad(x, (p, p, p, p))
+        dy = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(x.device)
+        dx = torch.randint(0, 2 * p + 1, (b,), generator=gen).to(x.device)
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+        batch = torch.arange(b, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        out = padded[batch, chans, rows, cols]
+        flip = (torch.rand(b, generator=gen) < 0.5).to(x.device)[:, None, None, None]
+        return torch.where(flip, out.flip(3), out)
