@@ -1,0 +1,187 @@
+"""The pruning pipeline in one call: ADMM (or one-shot magnitude) -> hard prune -> masked retrain ->
+purify -> compact -> account, with a run folder that a killed run resumes from.
+
+>>> splits = load_data("digits")
+>>> model = build_model("small_cnn")               # trained weights loaded
+>>> small, report = prune(model, splits, PruneConfig(rate=LayerRate(filter=0.5, column=0.3)), arch="small_cnn")
+>>> report["stats"]["compression_rate"], report["accuracy"]["compacted"]
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import Splits
+from ..models import build_model
+from ..train import TrainConfig, evaluate, train
+from .accounting import compression_stats, rates_for_target
+from .admm import AdmmConfig, AdmmHooks, MaskHooks
+from .compact import compact, replay
+from .export import export_onnx, write_sidecar
+from .plan import LayerRate, layer_weights, project_masks, uniform_rates
+from .projection import check_scheme
+from .purify import PurifyConfig, purify
+from .structure import trace_structure
+
+METHODS = ("admm", "magnitude")
+
+
+@dataclass
+class PruneConfig:
+    """What to prune, how, and the training budgets."""
+
+    scheme: str = "filter+column"  # filter | column | filter+column | unstructured
+    method: str = "admm"  # admm: ADMM then hard prune; magnitude: one-shot projection of the given weights
+    rate: LayerRate | None = None  # uniform rate on every conv layer
+    rates: dict[str, LayerRate] = field(default_factory=dict)  # per-layer rates; override the uniform one
+    target: float | None = None  # compression target (e.g. 4.0); picks the uniform rate when rate is None
+    admm_epochs: int = 3  # epochs of ADMM-regularised training (method admm)
+    retrain_epochs: int = 3  # epochs of masked retraining after hard pruning
+    admm: AdmmConfig = field(default_factory=AdmmConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
+    purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
+    check_limit: int | None = 2000  # validation images used by the remnant check
+    eval_limit: int | None = None  # test images for the reported accuracies (None: all)
+    export: bool = True  # write ONNX + structure JSON into the run folder
+
+    def __post_init__(self) -> None:
+        check_scheme(self.scheme)
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; expected one of: {', '.join(METHODS)}")
+
+
+def resolve_rates(model: nn.Module, structure, config: PruneConfig) -> tuple[dict[str, LayerRate], float | None]:
+    """Per-layer rates from the config: target -> uniform rate, uniform rate, then per-layer overrides."""
+    rate, projected = config.rate, None
+    if rate is None and config.target is not None:
+        rate, projected = rates_for_target(model, structure, config.scheme, config.target)
+    rates = uniform_rates(structure, rate) if rate is not None else {}
+    rates.update(config.rates)
+    if not rates:
+        raise ValueError("nothing to prune: give a uniform rate, per-layer rates or a compression target")
+    return rates, projected
+
+
+def _accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None, device: str) -> float:
+    return evaluate(model, splits.loader(split, 256, limit=limit, device=device), device)["accuracy"]
+
+
+def _phase(model, splits, config: TrainConfig, epochs: int, run_dir: Path | None, name: str, resume: bool,
+           hooks) -> list[dict]:
+    if epochs <= 0:
+        return []
+    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir / name if run_dir else None,
+                 resume=resume, hooks=hooks)
+
+
+@torch.no_grad()
+def _max_difference(a: nn.Module, b: nn.Module, splits: Splits, device: str) -> float:
+    x, _ = next(iter(splits.loader("test", 64, limit=64, device=device)))
+    return float((a.eval()(x) - b.eval()(x)).abs().max())
+
+
+def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | None = None,
+          run_dir: str | Path | None = None, resume: bool = False) -> tuple[nn.Module, dict]:
+    """Prune ``model`` (trained weights; changed in place into the masked model) and return the compacted one.
+
+    With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``, ``retrain/last.pt``) and
+    ``resume=True`` continues a killed run; the results land in ``model.pt``, ``model.onnx``,
+    ``structure.json``, ``report.json`` and ``report.md``.
+    """
+    t0 = time.time()
+    device, shape = config.train.device, splits.input_shape
+    run_dir = Path(run_dir) if run_dir else None
+    dense = copy.deepcopy(model).cpu()
+    model.to(device)
+    structure = trace_structure(model, shape)
+    rates, projected = resolve_rates(model, structure, config)
+    acc = {"dense": _accuracy(model, splits, "test", config.eval_limit, device)}
+    history = {}
+    if config.method == "admm":
+        hooks = AdmmHooks(model, structure, config.scheme, rates, config.admm, config.admm_epochs)
+        history["admm"] = _phase(model, splits, config.train, config.admm_epochs, run_dir, "admm", resume, hooks)
+        history["admm_residuals"] = hooks.residuals(model)
+    masks = project_masks(structure, layer_weights(model), config.scheme, rates)  # hard pruning
+    masks.apply(model)
+    acc["projected"] = _accuracy(model, splits, "test", config.eval_limit, device)
+    history["retrain"] = _phase(model, splits, config.train, config.retrain_epochs, run_dir, "retrain", resume,
+                                MaskHooks(masks))
+    acc["retrained"] = _accuracy(model, splits, "test", config.eval_limit, device)
+    check = None
+    if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
+        check = lambda m: _accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
+    purified, purification = purify(copy.deepcopy(model).eval(), structure, check,
+                                    PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    small, record = compact(purified, structure, purification)
+    difference = _max_difference(purified, small, splits, device)
+    if difference > 1e-3:
+        raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> 1e-3); please report this model")
+    acc["compacted"] = _accuracy(small, splits, "test", config.eval_limit, device)
+    report = {
+        "arch": arch, "scheme": config.scheme, "method": config.method, "data": splits.source,
+        "target": config.target, "projected_compression": projected,
+        "rates": {name: asdict(rate) for name, rate in rates.items()},
+        "accuracy": acc, "compaction_max_abs_difference": difference,
+        "stats": compression_stats(dense, small.cpu(), shape), "purification": purification.summary(),
+        "history": history, "seconds": time.time() - t0, "config": _config_dict(config),
+    }
+    if run_dir:
+        write_run(run_dir, small, record, report, splits, arch, export=config.export)
+    return small, report
+
+
+def _config_dict(config: PruneConfig) -> dict:
+    data = asdict(config)
+    data["rates"] = {k: asdict(v) for k, v in config.rates.items()}
+    return data
+
+
+def write_run(run_dir: Path, small: nn.Module, record: dict, report: dict, splits: Splits, arch: str | None,
+              export: bool = True) -> None:
+    """Compacted checkpoint, ONNX, structure JSON, report JSON and Markdown."""
+    small = small.cpu().eval()
+    meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
+    save_checkpoint(run_dir / "model.pt", {**meta, "state_dict": small.state_dict(), "structure": record,
+                                           "metrics": report["accuracy"], "config": report["config"]})
+    if export:
+        export_onnx(small, splits.input_shape, run_dir / "model.onnx")
+        write_sidecar(run_dir / "structure.json", small, record, arch or "", splits.input_shape)
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (run_dir / "report.md").write_text(report_markdown(report))
+
+
+def report_markdown(report: dict) -> str:
+    """A short human-readable summary of one pruning run."""
+    s, a = report["stats"], report["accuracy"]
+    lines = [f"# Pruning report: {report['arch']} ({report['scheme']}, {report['method']})", "",
+             f"data: {report['data']}", "", "| | value |", "| --- | --- |"]
+    rows = [("test accuracy, dense", f"{a['dense']:.4f}"), ("after hard pruning", f"{a['projected']:.4f}"),
+            ("after masked retraining", f"{a['retrained']:.4f}"), ("compacted model", f"{a['compacted']:.4f}"),
+            ("compression rate (conv+fc weights)", f"{s['compression_rate']:.2f}x"),
+            ("nonzero conv+fc weights", f"{s['nonzero_weights']} of {s['dense_weights']}"),
+            ("params (compacted / dense)", f"{s['params']} / {s['dense_params']}"),
+            ("MACs (compacted dense / dense)", f"{s['macs']} / {s['dense_macs']}"),
+            ("MACs skipping zero columns", f"{s['structured_macs']} ({s['mac_reduction']:.2f}x fewer)"),
+            ("compaction max abs difference", f"{report['compaction_max_abs_difference']:.1e}"),
+            ("seconds", f"{report['seconds']:.0f}")]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n"
+
+
+def load_compacted(path: str | Path) -> nn.Module:
+    """Rebuild a compacted checkpoint: dense architecture, replay of its ``structure`` record, weights."""
+    data = load_checkpoint(path)
+    for key in ("arch", "state_dict"):
+        if key not in data:
+            raise ValueError(f"{path}: not a compacted checkpoint (no {key!r} key)")
+    model = build_model(data["arch"], data.get("num_classes", 10), data.get("in_channels"))
+    replay(model, data.get("structure") or {})
+    model.load_state_dict(data["state_dict"])
+    return model.eval()

@@ -1,0 +1,64 @@
+"""Export of a compacted model: ONNX (opset 17) whose weights carry the column zeros, plus a JSON sidecar.
+
+The sidecar says, per conv/linear layer (torch names), the compacted weight shape, the kept columns
+(``(channel, kh, kw)`` taps flattened, in the compacted layer's numbering) and which filters/channels of the
+dense model were kept (the compaction record). Codegen reads it to build column-restricted GEMMs.
+
+>>> export_onnx(small, (3, 32, 32), "run/model.onnx")
+>>> write_sidecar("run/structure.json", small, record, arch="resnet20", input_shape=(3, 32, 32))
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+OPSET = 17
+
+
+def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Path, opset: int = OPSET) -> Path:
+    """Export ``model`` (eval mode, batch dimension dynamic) with the TorchScript-based exporter."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy-exporter notice and Slice constant-folding notes
+            torch.onnx.export(model, (torch.zeros(1, *input_shape, device=device),), str(path), opset_version=opset,
+                              dynamo=False, input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    finally:
+        model.train(was_training)
+    return path
+
+
+def layer_structure(model: nn.Module) -> dict[str, dict]:
+    """Per conv/linear layer: weight shape, kept (nonzero) columns and rows of the weight matrix."""
+    layers = {}
+    for name, m in model.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            matrix = m.weight.detach().reshape(m.weight.shape[0], -1) != 0
+            layers[name] = {
+                "kind": "conv" if isinstance(m, nn.Conv2d) else "linear",
+                "weight_shape": list(m.weight.shape),
+                "kept_columns": torch.nonzero(matrix.any(0)).flatten().tolist(),
+                "zero_rows": torch.nonzero(~matrix.any(1)).flatten().tolist(),
+                "nonzero_weights": int(matrix.sum()),
+            }
+    return layers
+
+
+def write_sidecar(path: str | Path, model: nn.Module, record: dict, arch: str, input_shape: tuple[int, ...],
+                  extra: dict | None = None) -> Path:
+    """Write the structure JSON: arch, input shape, per-layer columns and the compaction record."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"arch": arch, "input_shape": list(input_shape), "onnx_opset": OPSET,
+            "layers": layer_structure(model), "compaction": record, **(extra or {})}
+    path.write_text(json.dumps(data, indent=1))
+    return path
