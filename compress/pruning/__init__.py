@@ -7,12 +7,12 @@
 >>> model, purification = pruning.purify(masks.apply(model).eval(), s)
 >>> small, record = pruning.compact(model, s, purification)
 """
-from .compact import compact, replay
+from .compaction import compact, replay
 from .masks import Masks
 from .modules import ChannelGather
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import SCHEMES, project
-from .purify import Purification, PurifyConfig, purify
+from .purification import Purification, PurifyConfig, purify
 from .structure import Structure, trace_structure
 
 __all__ = ["ChannelGather", "LayerRate", "Masks", "Purification", "PurifyConfig", "SCHEMES", "Structure",

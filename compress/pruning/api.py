@@ -23,11 +23,11 @@ from ..models import build_model
 from ..train import TrainConfig, evaluate, train
 from .accounting import compression_stats, rates_for_target
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
-from .compact import compact, replay
+from .compaction import compact, replay
 from .export import export_onnx, write_sidecar
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import check_scheme
-from .purify import PurifyConfig, purify
+from .purification import PurifyConfig, purify
 from .structure import trace_structure
 
 METHODS = ("admm", "magnitude")
@@ -152,7 +152,7 @@ def write_run(run_dir: Path, small: nn.Module, record: dict, report: dict, split
                                            "metrics": report["accuracy"], "config": report["config"]})
     if export:
         export_onnx(small, splits.input_shape, run_dir / "model.onnx")
-        write_sidecar(run_dir / "structure.json", small, record, arch or "", splits.input_shape)
+        write_sidecar(run_dir / "structure.json", small, record, arch or "", splits.input_shape, run_dir / "model.onnx")
     (run_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
     (run_dir / "report.md").write_text(report_markdown(report))
 

@@ -13,6 +13,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,6 +38,31 @@ def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Path
     return path
 
 
+def execution_order(model: nn.Module, input_shape: tuple[int, ...]) -> list[str]:
+    """Conv/linear layer names in the order a forward pass calls them."""
+    order: list[str] = []
+    hooks = [m.register_forward_hook(lambda *_, n=n: order.append(n))
+             for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
+    finally:
+        for h in hooks:
+            h.remove()
+    return order
+
+
+def onnx_weights(path: str | Path) -> list[tuple[str, np.ndarray]]:
+    """(initializer name, array) of each Conv/Gemm weight in graph order (BatchNorm is folded into convs)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: i for i in graph.initializer}
+    return [(n.input[1], numpy_helper.to_array(inits[n.input[1]])) for n in graph.node
+            if n.op_type in ("Conv", "Gemm") and n.input[1] in inits]
+
+
 def layer_structure(model: nn.Module) -> dict[str, dict]:
     """Per conv/linear layer: weight shape, kept (nonzero) columns and rows of the weight matrix."""
     layers = {}
@@ -54,11 +80,24 @@ def layer_structure(model: nn.Module) -> dict[str, dict]:
 
 
 def write_sidecar(path: str | Path, model: nn.Module, record: dict, arch: str, input_shape: tuple[int, ...],
-                  extra: dict | None = None) -> Path:
-    """Write the structure JSON: arch, input shape, per-layer columns and the compaction record."""
+                  onnx_path: str | Path | None = None) -> Path:
+    """Write the structure JSON: arch, input shape, per-layer columns and the compaction record.
+
+    With ``onnx_path``, each layer also names its ONNX weight initializer (matched in execution order).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"arch": arch, "input_shape": list(input_shape), "onnx_opset": OPSET,
-            "layers": layer_structure(model), "compaction": record, **(extra or {})}
+    layers = layer_structure(model)
+    if onnx_path is not None:
+        order, weights = execution_order(model, input_shape), onnx_weights(onnx_path)
+        if len(order) != len(weights):
+            raise RuntimeError(f"{onnx_path}: {len(weights)} Conv/Gemm weights for {len(order)} torch layers")
+        for name, (init, array) in zip(order, weights):
+            if list(array.shape) != layers[name]["weight_shape"]:
+                raise RuntimeError(f"ONNX weight {init} has shape {list(array.shape)}, torch layer {name} "
+                                   f"{layers[name]['weight_shape']}")
+            layers[name]["onnx_weight"] = init
+    data = {"arch": arch, "input_shape": list(input_shape), "onnx_opset": OPSET, "layers": layers,
+            "compaction": record}
     path.write_text(json.dumps(data, indent=1))
     return path

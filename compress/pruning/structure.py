@@ -31,7 +31,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..models.resnet_cifar import PadShortcut
 from .modules import ChannelGather
 
-# node kinds; constants pass through "relu", "pool", "same", "flatten" and "map" (see purify.py)
+# node kinds; constants pass through "relu", "pool", "same", "flatten" and "map" (see purification.py)
 MODULE_KINDS: dict[type, str] = {
     nn.Conv2d: "conv", nn.Linear: "linear", nn.BatchNorm2d: "bn", nn.BatchNorm1d: "bn",
     nn.ReLU: "relu", nn.MaxPool2d: "pool", nn.AdaptiveAvgPool2d: "pool", nn.AvgPool2d: "avgpool",

@@ -17,7 +17,7 @@
    zeroed, at growing thresholds, while ``check(model)`` (e.g. validation accuracy) stays within tolerance.
 
 >>> result = purify(model, structure)                 # model: eval-mode weights with pruning zeros
->>> small, record = compact(model, structure, result)  # compact.py
+>>> small, record = compact(model, structure, result)  # compaction.py
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from .modules import ChannelGather
-from .purify import Purification
+from .purification import Purification
 from .structure import Structure
 
 

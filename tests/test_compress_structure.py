@@ -1,0 +1,97 @@
+"""Tracing finds the channel coupling: residual streams, option-A shortcut offsets, 1x1 shortcuts, pins."""
+import torch
+from torch import nn
+
+from compress.models import build_model
+from compress.pruning import purify, compact, trace_structure
+
+
+def test_resnet20_residual_streams_and_pad_maps():
+    s = trace_structure(build_model("resnet20"), (3, 32, 32))
+    groups = s.filter_groups()
+    for stage, first in ((1, ["conv1"]), (2, []), (3, [])):
+        assert first + [f"layer{stage}.{i}.conv2" for i in range(3)] in groups
+    assert ["layer2.1.conv1"] in groups
+    stage1, stage2 = s.space_of_output("conv1"), s.space_of_output("layer2.0.conv2")
+    edge = next(e for e in s.maps if e.module == "layer2.0.shortcut")
+    assert (edge.src, edge.dst, edge.stride) == (stage1, stage2, 2)
+    assert edge.src_of_dst == [-1] * 8 + list(range(16)) + [-1] * 8  # channel offset 8 on each side
+    readers = {r.layer for r in s.spaces[stage1].reads}
+    assert readers == {"layer1.0.conv1", "layer1.1.conv1", "layer1.2.conv1", "layer2.0.conv1"}
+    assert s.spaces[s.space_of_input("conv1")].pinned == ["model input"]
+    assert s.spaces[s.space_of_output("linear")].pinned == ["model output"]
+
+
+def test_resnet18_shortcut_conv_joins_the_stream():
+    s = trace_structure(build_model("resnet18"), (3, 32, 32))
+    assert ["layer2.0.conv2", "layer2.0.shortcut.0", "layer2.1.conv2"] in s.filter_groups()
+    assert "layer2.0.shortcut.1" in s.spaces[s.space_of_output("layer2.0.conv2")].bns
+
+
+def test_vgg16_layers_are_independent():
+    s = trace_structure(build_model("vgg16"), (3, 32, 32))
+    assert len(s.filter_groups()) == 13 and all(len(g) == 1 for g in s.filter_groups())
+    assert s.read_of("classifier").expand == 1
+
+
+class FlattenNet(nn.Module):
+    """A linear layer reading a flattened 4x4 map: each channel owns 16 consecutive features."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.bn = nn.BatchNorm2d(6)
+        self.fc = nn.Linear(6 * 16, 5)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.bn(self.conv(x))), 1))
+
+
+def test_flatten_expands_channels_into_feature_blocks():
+    model = FlattenNet().eval()
+    s = trace_structure(model, (3, 4, 4))
+    assert s.read_of("fc").expand == 16
+    with torch.no_grad():
+        model.conv.weight[2] = 0
+        model.conv.bias[2] = 0.7  # a constant channel: folded into fc's bias, 16 features at a time
+        model.bn.running_mean.uniform_(-1, 1)
+    _, result = purify(model, s)
+    small, record = compact(model, s, result)
+    assert small.fc.in_features == 80 and record["conv"]["out"] == [0, 1, 3, 4, 5]
+    x = torch.randn(3, 3, 4, 4)
+    with torch.no_grad():
+        assert (model(x) - small(x)).abs().max() <= 1e-5
+
+
+class CatNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+        self.c = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.c(torch.cat([self.a(x), self.b(x)], 1))
+
+
+class TwiceNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 3, 3, padding=1)
+        self.b = nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        return self.b(self.a(self.a(x)))
+
+
+def test_unsupported_ops_and_reused_modules_pin_their_channels():
+    s = trace_structure(CatNet(), (3, 8, 8))
+    assert any("cat" in reason for reason in s.spaces[s.space_of_output("a")].pinned)
+    assert s.filter_groups() == []
+    model = CatNet().eval()
+    with torch.no_grad():
+        model.a.weight[1] = 0
+    _, result = purify(model, s)
+    assert result.removed == {}  # pinned: nothing removed, and the function is untouched
+    s = trace_structure(TwiceNet(), (3, 8, 8))
+    assert any("called 2 times" in r for r in s.spaces[s.space_of_output("a")].pinned)
