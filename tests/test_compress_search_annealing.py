@@ -7,33 +7,18 @@ import numpy as np
 import pytest
 import torch
 
-from compress.data import load_data
-from compress.models import build_model
 from compress.pruning import layer_weights, project_masks
 from compress.search import (QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept, anneal, cool,
                              prepare, search)
 from compress.search.quick_eval import recalibrate_bn
-from compress.train import TrainConfig, evaluate, train
+from compress.train import evaluate
+from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
 
 FAST = SearchConfig(candidates=12, progress=False, seed=3)
 QUICK = QuickEvalConfig(val_images=None, recalibrate_batches=2, recalibrate_batch_size=64)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def trained():
-    splits = load_data("digits")
-    torch.manual_seed(0)
-    model = build_model("small_cnn")
-    train(model, splits, TrainConfig(epochs=3, batch_size=64, threads=1, progress=False))
-    return model.eval(), splits
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class Killed(Exception):

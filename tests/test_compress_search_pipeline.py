@@ -4,11 +4,10 @@ import json
 import pytest
 import torch
 
-from compress.data import load_data
-from compress.models import build_model
 from compress.pruning.api import load_compacted
 from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, autocompress, round_targets
-from compress.train import TrainConfig, train
+from compress.train import TrainConfig
+from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
 
 CONFIG = CompressConfig(
     target_rate=4.0, rounds=2, admm_epochs=2, retrain_epochs=2,
@@ -17,21 +16,7 @@ CONFIG = CompressConfig(
     train=TrainConfig(lr=0.01, batch_size=64, threads=1, progress=False, train_limit=512))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def trained():
-    splits = load_data("digits")
-    torch.manual_seed(0)
-    model = build_model("small_cnn")
-    train(model, splits, TrainConfig(epochs=3, batch_size=64, threads=1, progress=False))
-    return model.eval(), splits
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,17 +8,13 @@ from hypothesis import strategies as st
 from compress.models import build_model
 from compress.pruning import trace_structure
 from compress.search import ActionSpace, CostModel, Target, make_goal, rescale
+from test_compress_search_helpers import one_thread  # noqa: F401 (fixture)
 
 SHAPES = {"resnet20": (3, 32, 32), "small_cnn": (1, 8, 8)}
 _SPACES: dict = {}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def space_of(arch: str, scheme: str, max_rate: float = 0.95) -> ActionSpace:
