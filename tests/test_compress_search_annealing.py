@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from compress.pruning import layer_weights, project_masks
+from compress.counting import count_model
 from compress.search import (QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept, anneal, cool,
-                             prepare, search)
+                             initial_values, prepare, rescale, search)
 from compress.search.quick_eval import recalibrate_bn
 from compress.train import evaluate
 from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
@@ -108,3 +109,19 @@ def test_resume_refuses_a_log_from_another_search(trained, tmp_path):
     with pytest.raises(ValueError, match=r"different search \(target.factor: 3.0 -> 2.0"):
         search(model, splits, Target("rate", 2.0), replace(FAST, candidates=2), quick=QUICK,
                log_path=tmp_path / "s.jsonl", resume=True)
+
+
+def test_a_latency_on_modules_is_measured_on_the_projected_model(trained):
+    model, splits = trained
+    calls = []
+
+    def fake_latency(module):  # stands in for a measured time: proportional to the pruned model's MACs
+        calls.append(module)
+        return 1e-6 * count_model(module, splits.input_shape).structured_macs + 1e-3
+
+    setup = prepare(model, splits, Target("latency", 1.5), FAST, "filter+column", QUICK, latency=fake_latency,
+                    latency_on="module")
+    action = rescale(setup.space, setup.goal, initial_values(setup.space, FAST))
+    assert len(calls) > 2 and setup.goal.achieved(action) >= 1.5
+    assert setup.goal.achieved(action) == pytest.approx(
+        (1e-6 * count_model(model, splits.input_shape).macs + 1e-3) / (1e-6 * action.macs + 1e-3))

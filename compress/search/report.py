@@ -24,6 +24,7 @@ def round_markdown(r: dict) -> str:
              f"| search: best quick-eval score | {s['quick_score']:.4f} |",
              f"| seconds: search / ADMM / retrain / purify+compact+eval | {t['search']:.0f} / {t['admm']:.0f} / "
              f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", "",
+             "Rates are fractions removed from this round's input model (the previous round's result).", "",
              "| layer | rates (fraction removed) |", "| --- | --- |"]
     lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r["rates"].items()]
     return "\n".join(lines) + "\n"

@@ -16,9 +16,9 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 from torch import nn
@@ -28,13 +28,17 @@ from ..counting import ModelCount, count_model
 from ..data import Splits
 from ..pruning.admm import AdmmHooks, MaskHooks
 from ..pruning.compaction import compact, replay
-from ..pruning.plan import layer_weights, project_masks
+from ..pruning.plan import LayerRate, layer_weights, project_masks
 from ..pruning.purification import PurifyConfig, purify
+from ..pruning.structure import Structure
 from ..train import TrainHooks, evaluate, train
 from .annealing import anneal
 from .report import round_markdown
 from .searcher import ModuleLatencyFn, prepare
 from .target import Target
+
+if TYPE_CHECKING:
+    from .pipeline import CompressConfig
 
 Callback = Callable[[dict], None]
 
@@ -116,7 +120,8 @@ def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
     return model.eval(), data["structure"]
 
 
-def _search(index, model, splits, target, config, run_dir, resume, callback, latency):
+def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+            resume: bool, callback: Callback | None, latency: ModuleLatencyFn | None):
     setup = prepare(model, splits, target, config.search, config.scheme, config.quick_eval, config.train.device,
                     latency, latency_on="module")
     step_cb = None if callback is None else (lambda record: callback({"phase": "search", "round": index, **record}))
@@ -125,19 +130,27 @@ def _search(index, model, splits, target, config, run_dir, resume, callback, lat
     return setup.structure, result
 
 
-def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config, run_dir: Path,
-              dense: ModelCount, resume: bool = False, callback: Callback | None = None,
-              latency: ModuleLatencyFn | None = None) -> tuple[nn.Module, dict, dict]:
-    """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
+@dataclass
+class Pruned:
+    """What ``prune_with_rates`` returns."""
 
-    ``config`` is a ``CompressConfig``; ``dense`` the original model's counts (factors are against it).
+    model: nn.Module  # compacted
+    record: dict  # compaction record against the input model
+    accuracy: dict  # validation/test accuracies along the way
+    history: dict  # per-epoch training records of each phase
+    purification: dict  # what purification removed
+    seconds: float  # purification, compaction and evaluation time
+
+
+def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
+                     config: CompressConfig, run_dir: Path, resume: bool = False, callback: Callback | None = None,
+                     index: int = 1) -> Pruned:
+    """ADMM -> hard prune -> masked retrain -> purify -> compact ``work`` (changed in place) at ``rates``.
+
+    Epochs, training, ADMM and purification settings come from ``config``.
     """
-    device, t0 = config.train.device, time.time()
-    work = copy.deepcopy(model).to(device)
-    structure, result = _search(index, work, splits, target, config, run_dir, resume, callback, latency)
-    search_wall = time.time() - t0
-    rates, check_limit = result.best.layer_rates(), config.quick_eval.val_images
-    acc = {"quick_eval": result.best_eval.accuracy}
+    device, check_limit = config.train.device, config.quick_eval.val_images
+    acc: dict[str, float] = {}
     history: dict[str, list] = {}
     if config.admm_epochs > 0:
         admm = _Admm(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
@@ -163,11 +176,29 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
         raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> 1e-3) in round {index}")
     acc["val"] = _accuracy(small, splits, "val", None, device)
     acc["test"] = _accuracy(small, splits, "test", config.eval_limit, device)
+    return Pruned(small, record, acc, history, purification.summary(), time.time() - t1)
+
+
+def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+              dense: ModelCount, resume: bool = False, callback: Callback | None = None,
+              latency: ModuleLatencyFn | None = None) -> tuple[nn.Module, dict, dict]:
+    """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
+
+    ``dense`` holds the original model's counts (every factor is against it).
+    """
+    device, t0 = config.train.device, time.time()
+    work = copy.deepcopy(model).to(device)
+    structure, result = _search(index, work, splits, target, config, run_dir, resume, callback, latency)
+    search_wall = time.time() - t0
+    pruned = prune_with_rates(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, callback,
+                              index)
+    small, record, acc, history = pruned.model, pruned.record, pruned.accuracy, pruned.history
+    acc["quick_eval"] = result.best_eval.accuracy
     counts = count_model(small, splits.input_shape)
     seconds = {"search": result.seconds, "search_wall": search_wall,
                "admm": sum(h["seconds"] for h in history.get("admm", [])),
                "retrain": sum(h["seconds"] for h in history["retrain"]),
-               "purify_compact_eval": time.time() - t1, "total_wall": time.time() - t0}
+               "purify_compact_eval": pruned.seconds, "total_wall": time.time() - t0}
     report = {
         "round": index, "target": {"kind": target.kind, "factor": target.factor},
         "rates": result.best.to_data()["rates"],
@@ -178,7 +209,7 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
         "mac_reduction": dense.macs / max(counts.structured_macs, 1),
         "nonzero_weights": counts.nonzero_weights, "params": counts.params, "structured_macs": counts.structured_macs,
         "val_accuracy": acc["val"], "test_accuracy": acc["test"], "accuracy": acc,
-        "purification": purification.summary(), "history": history, "seconds": seconds,
+        "purification": pruned.purification, "history": history, "seconds": seconds,
     }
     small = small.cpu()
     save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": record,

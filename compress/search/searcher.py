@@ -40,7 +40,7 @@ def module_latency(fn: ModuleLatencyFn, evaluator: QuickEvaluator) -> LatencyFn:
 
 
 def prepare(model: nn.Module, splits: Splits, target: Target, config: SearchConfig, scheme: str,
-            quick: QuickEvalConfig = QuickEvalConfig(), device: str = "cpu",
+            quick: QuickEvalConfig | None = None, device: str = "cpu",
             latency: LatencyFn | ModuleLatencyFn | None = None, latency_on: str = "action") -> SearchSetup:
     """Trace the model, build the cost model, the knobs, the goal and the quick evaluator.
 
@@ -53,17 +53,18 @@ def prepare(model: nn.Module, splits: Splits, target: Target, config: SearchConf
     structure = trace_structure(model, shape)
     cost = CostModel(model, structure, shape)
     space = ActionSpace(cost, scheme, config.max_rate, config.min_kept, config.include_linear)
-    evaluator = QuickEvaluator(model, structure, splits, quick, device)
+    evaluator = QuickEvaluator(model, structure, splits, quick or QuickEvalConfig(), device)
     if latency is not None and latency_on == "module":
         latency = module_latency(latency, evaluator)
     return SearchSetup(structure, cost, space, make_goal(space, target, latency), evaluator)
 
 
-def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfig = SearchConfig(),
-           scheme: str = "filter+column", quick: QuickEvalConfig = QuickEvalConfig(), device: str = "cpu",
+def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfig | None = None,
+           scheme: str = "filter+column", quick: QuickEvalConfig | None = None, device: str = "cpu",
            log_path: str | Path | None = None, resume: bool = False,
            callback: Callable[[dict], None] | None = None, latency: LatencyFn | None = None) -> SearchResult:
     """Simulated-annealing search for per-layer rates of ``model`` meeting ``target`` (model unchanged)."""
+    config = config or SearchConfig()
     setup = prepare(model, splits, target, config, scheme, quick, device, latency)
     return anneal(setup.space, setup.goal, setup.evaluator, config, log_path, resume, callback)
 
