@@ -86,3 +86,15 @@ def test_latency_target_uses_the_injected_callable():
     action = rescale(space, goal, np.full(len(space.knobs), 0.5))
     assert calls and goal.achieved(action) >= 1.5
     assert goal.reference == pytest.approx(1e-6 * space.cost.dense_macs + 0.01)
+
+
+def test_experience_start_follows_what_the_target_counts():
+    from compress.search import SearchConfig, initial_values
+
+    space = space_of("resnet20", "filter+column")
+    by_weights = initial_values(space, SearchConfig(), "rate")
+    by_macs = initial_values(space, SearchConfig(), "macs")
+    assert np.argmax(by_weights) == np.argmax([k.size for k in space.knobs])
+    assert np.argmax(by_macs) == np.argmax([k.macs for k in space.knobs])
+    first = [i for i, k in enumerate(space.knobs) if k.name == "column:conv1"][0]  # few weights, many MACs
+    assert by_macs[first] > by_weights[first]

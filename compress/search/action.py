@@ -32,6 +32,7 @@ class Knob:
     layers: tuple[str, ...]  # layers whose rate it sets
     units: int  # channels / columns / weights it removes from
     size: int  # weights of its layers (experience: larger layers can take higher rates)
+    macs: int  # MACs of its layers (the "size" that matters for a MAC or latency target)
     max_rate: float  # upper bound: min(max_rate, 1 - min_kept / units)
 
 
@@ -69,17 +70,24 @@ class ActionSpace:
         if scheme in FILTER_SCHEMES:
             for g, group in enumerate(cost.groups):
                 size = sum(cost.layers[n].weights for n in group)
-                knobs.append(Knob(f"filter:{group[0]}", "filter", tuple(group), cost.group_size[g], size,
+                macs = sum(cost.layers[n].weights * cost.layers[n].out_pixels for n in group)
+                knobs.append(Knob(f"filter:{group[0]}", "filter", tuple(group), cost.group_size[g], size, macs,
                                   self._bound(max_rate, min_kept, cost.group_size[g])))
         kind = "column" if scheme in COLUMN_SCHEMES else "weight" if scheme == "unstructured" else None
         if kind:
             for n in layers:
                 units = cost.layers[n].cols if kind == "column" else cost.layers[n].weights
-                knobs.append(Knob(f"{kind}:{n}", kind, (n,), units, cost.layers[n].weights,
+                layer = cost.layers[n]
+                knobs.append(Knob(f"{kind}:{n}", kind, (n,), units, layer.weights, layer.weights * layer.out_pixels,
                                   self._bound(max_rate, min_kept, units)))
         self.knobs = knobs
         self.upper = np.array([k.max_rate for k in knobs])
         self.sizes = np.array([k.size for k in knobs], dtype=float)
+        self.macs = np.array([k.macs for k in knobs], dtype=float)
+
+    def weight_of(self, kind: str) -> np.ndarray:
+        """Each knob's share of what a target of ``kind`` counts: weights for 'rate', MACs otherwise."""
+        return self.sizes if kind == "rate" else self.macs
 
     @staticmethod
     def _bound(max_rate: float, min_kept: int, units: int) -> float:

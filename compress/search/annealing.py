@@ -39,6 +39,7 @@ class SearchConfig:
     perturb_knobs: int = 2  # knobs moved per step
     perturb_scale: float = 0.1  # std of one knob's move (rate units, before renormalisation)
     size_power: float = 0.5  # experience: initial rate ~ (size / largest) ** size_power; move odds ~ size ** it
+    # (size = a knob's weights for a 'rate' target, its MACs for 'macs' and 'latency' targets)
     max_rate: float = 0.95  # no layer loses more than this fraction of its filters / columns / weights
     min_kept: int = 2  # every layer keeps at least this many filters and columns
     include_linear: bool = True  # also prune fully-connected layers' columns
@@ -74,14 +75,17 @@ class SearchResult:
     history: list[dict] = field(default_factory=list)  # the step records (as in the log)
 
 
-def initial_values(space: ActionSpace, config: SearchConfig) -> np.ndarray:
-    """Experience-guided start: a knob's rate grows with the weights it governs (``rescale`` sets the level)."""
-    return space.upper * (space.sizes / space.sizes.max()) ** config.size_power
+def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate") -> np.ndarray:
+    """Experience-guided start: a knob's rate grows with its share of what the target counts (weights for a
+    'rate' target, MACs for 'macs'/'latency'); ``rescale`` then sets the level."""
+    size = space.weight_of(kind)
+    return space.upper * (size / size.max()) ** config.size_power
 
 
-def perturb(values: np.ndarray, space: ActionSpace, rng: np.random.Generator, config: SearchConfig) -> np.ndarray:
+def perturb(values: np.ndarray, space: ActionSpace, rng: np.random.Generator, config: SearchConfig,
+            kind: str = "rate") -> np.ndarray:
     """Move ``perturb_knobs`` knobs (larger ones more often) by N(0, perturb_scale), clipped to their bounds."""
-    odds = space.sizes ** config.size_power
+    odds = space.weight_of(kind) ** config.size_power
     count = min(config.perturb_knobs, len(values))
     chosen = rng.choice(len(values), size=count, replace=False, p=odds / odds.sum())
     moved = values.copy()
@@ -108,7 +112,7 @@ def _propose(values: np.ndarray, space: ActionSpace, goal: Goal, rng: np.random.
              config: SearchConfig, current_key: tuple, tries: int = 5) -> Action:
     """A renormalised neighbour; re-drawn (up to ``tries``) if it equals the current action."""
     for _ in range(tries):
-        action = rescale(space, goal, perturb(values, space, rng, config))
+        action = rescale(space, goal, perturb(values, space, rng, config, goal.target.kind))
         if action.key != current_key:
             break
     return action
@@ -148,7 +152,7 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     for step in range(config.candidates):
         t0 = time.time()
         if current is None:
-            action = rescale(space, goal, initial_values(space, config))
+            action = rescale(space, goal, initial_values(space, config, goal.target.kind))
         else:
             action = _propose(np.array(current.values), space, goal, rng, config, current.key)
         logged = log.replayed(step)
