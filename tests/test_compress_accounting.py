@@ -9,6 +9,7 @@ from compress.pruning.accounting import compression_stats, projected_compression
 
 @pytest.fixture(scope="module")
 def resnet20():
+    torch.manual_seed(1)
     model = build_model("resnet20").eval()
     return model, trace_structure(model, (3, 32, 32))
 
@@ -23,8 +24,11 @@ def test_stats_of_a_compacted_model(resnet20):
     small, _ = compact(model, s, purify(model, s)[1])
     stats = compression_stats(dense, small, (3, 32, 32))
     assert stats["dense_weights"] == sum(w.numel() for w in layer_weights(dense).values()) == 268336
-    assert stats["nonzero_weights"] == nonzero
-    assert stats["compression_rate"] == pytest.approx(268336 / nonzero)
+    assert stats["nonzero_weights"] == sum(int((w != 0).sum()) for w in layer_weights(small).values())
+    # purification may drop more: here layer3.1.conv2's column pruning leaves 16 of its input channels without
+    # a tap, which kills 16 filters of layer3.1.conv1 (9 kept columns each)
+    assert stats["nonzero_weights"] == nonzero - 16 * 9
+    assert stats["compression_rate"] == pytest.approx(268336 / (nonzero - 16 * 9))
     assert stats["params"] == sum(p.numel() for p in small.parameters()) < stats["dense_params"] / 3
     assert stats["structured_macs"] < stats["macs"] < stats["dense_macs"]
 
@@ -41,5 +45,5 @@ def test_target_is_reached_with_uniform_rates(resnet20, scheme, target):
 
 def test_unreachable_target_says_how_far_it_gets(resnet20):
     model, s = resnet20
-    with pytest.raises(ValueError, match=r"1000.0x is out of reach .* at most 79"):
+    with pytest.raises(ValueError, match=r"1000.0x is out of reach .*at most 79"):
         rates_for_target(model, s, "column", 1000.0)

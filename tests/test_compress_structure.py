@@ -84,6 +84,27 @@ class TwiceNet(nn.Module):
         return self.b(self.a(self.a(x)))
 
 
+class SumNet(nn.Module):
+    """A reduction over all channels (plus a shape read) must pin them; ``x.size(0)`` alone must not."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.b = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        y = self.a(x)
+        z = torch.flatten(torch.nn.functional.adaptive_avg_pool2d(self.b(x), 1), 1)
+        return self.fc(z.view(x.size(0), -1)) + y.sum((1, 2, 3)).unsqueeze(1)
+
+
+def test_reductions_pin_and_shape_reads_do_not():
+    s = trace_structure(SumNet(), (3, 8, 8))
+    assert any("sum" in r for r in s.spaces[s.space_of_output("a")].pinned)
+    assert not any("size" in r for sp in s.spaces.values() for r in sp.pinned)
+
+
 def test_unsupported_ops_and_reused_modules_pin_their_channels():
     s = trace_structure(CatNet(), (3, 8, 8))
     assert any("cat" in reason for reason in s.spaces[s.space_of_output("a")].pinned)

@@ -46,7 +46,7 @@ def projected_compression(structure: Structure, weights: dict[str, torch.Tensor]
 
 
 def rates_for_target(model: nn.Module, structure: Structure, scheme: str, target: float,
-                     include_linear: bool = False, iterations: int = 30) -> tuple[LayerRate, float]:
+                     include_linear: bool = False, iterations: int = 20) -> tuple[LayerRate, float]:
     """The smallest uniform rate ``t`` (filter = column = t for 'filter+column') reaching ``target``x.
 
     Bisection on the projected compression; returns the rate and the compression it gives.

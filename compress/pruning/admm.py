@@ -43,19 +43,26 @@ class MaskHooks(TrainHooks):
 
     def __init__(self, masks: Masks) -> None:
         self.masks = masks
+        self._device: torch.device | None = None
+
+    def _on_device(self, model: nn.Module) -> Masks:
+        device = next(model.parameters()).device
+        if self._device != device:  # once: no host-to-device copies on every step
+            self.masks, self._device = self.masks.to(device), device
+        return self.masks
 
     def after_backward(self, model: nn.Module) -> None:
-        self.masks.mask_grads(model)
+        self._on_device(model).mask_grads(model)
 
     def after_step(self, model: nn.Module) -> None:
-        self.masks.apply(model)
+        self._on_device(model).apply(model)
 
     def state_dict(self) -> dict[str, Any]:
         return {"masks": self.masks.to_data()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "masks" in state:
-            self.masks = Masks.from_data(state["masks"])
+            self.masks, self._device = Masks.from_data(state["masks"]), None
 
 
 class AdmmHooks(TrainHooks):

@@ -76,7 +76,8 @@ def replay(model: nn.Module, record: dict[str, dict]) -> nn.Module:
         raise ValueError(f"compaction record names layers the model lacks: {', '.join(missing[:5])}")
     for name, entry in record.items():
         _set_module(model, name, _shrink(modules[name], entry))
-    return model
+    param = next(model.parameters(), None)
+    return model if param is None else model.to(param.device)  # new ChannelGather index buffers too
 
 
 def _fold(module: nn.Module, removed: torch.Tensor, const) -> torch.Tensor | None:

@@ -43,7 +43,7 @@ class Masks:
     def apply(self, model: nn.Module) -> nn.Module:
         """Zero every masked-out entry of ``model`` in place; returns ``model``."""
         for param, mask in self._params(model):
-            param.mul_(mask.to(param.device, param.dtype))
+            param.mul_(mask if mask.device == param.device else mask.to(param.device))
         return model
 
     @torch.no_grad()
@@ -51,7 +51,11 @@ class Masks:
         """Zero the gradients of masked-out entries (so the optimizer state never grows there)."""
         for param, mask in self._params(model):
             if param.grad is not None:
-                param.grad.mul_(mask.to(param.device, param.dtype))
+                param.grad.mul_(mask if mask.device == param.device else mask.to(param.device))
+
+    def to(self, device: str | torch.device) -> Masks:
+        """The same masks on ``device`` (masked training keeps them next to the weights)."""
+        return Masks({layer: {p: m.to(device) for p, m in params.items()} for layer, params in self.layers.items()})
 
     def count(self) -> dict[str, dict[str, int]]:
         """Kept and total entries of each layer's weight mask."""

@@ -40,9 +40,10 @@ MODULE_KINDS: dict[type, str] = {
 }
 FUNCTION_KINDS: dict[Callable, str] = {
     F.relu: "relu", torch.relu: "relu", operator.add: "add", torch.add: "add", torch.flatten: "flatten",
+    F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
 }
 METHOD_KINDS: dict[str, str] = {"relu": "relu", "add": "add", "flatten": "flatten"}
-NON_TENSOR_METHODS = {"size", "dim"}
+SHAPE_READS = {"size", "dim", "getattr"}  # read only the shape: they pin nothing
 
 
 def _pad_map(module: PadShortcut, in_channels: int) -> tuple[list[int], int]:
@@ -206,9 +207,9 @@ class _Builder:
             self.pin_inputs(inputs, "model output")
             return
         kind, target = self.kind_of(n)
-        if shape is None or len(shape) < 2:  # size(), shape, scalars: no channels
-            if not (n.op == "call_method" and n.target in NON_TENSOR_METHODS) and n.op != "call_function":
-                self.pin_inputs(inputs, f"op {target!r} without a tensor output")
+        if shape is None or len(shape) < 2:  # size(), .shape, reductions, scalars: no channel dimension out
+            if target not in SHAPE_READS:
+                self.pin_inputs(inputs, f"op {target!r} without a channel dimension in its output")
             self.nodes[n.name] = Node(n.name, "opaque", target, inputs)
             return
         tensor_args = [a for a in n.args if isinstance(a, fx.Node)]

@@ -1,0 +1,100 @@
+"""The pruning pipeline end to end (API and ``autocompress prune``), including a resumed run."""
+import json
+
+import pytest
+import torch
+
+import compress.pruning.api as api
+from autocompress.cli import main
+from compress.checkpoint import save_checkpoint
+from compress.data import load_data
+from compress.models import build_model
+from compress.pruning import LayerRate
+from compress.pruning.admm import MaskHooks
+from compress.pruning.api import PruneConfig, load_compacted, prune
+from compress.train import TrainConfig, evaluate, train
+
+FAST = TrainConfig(lr=0.02, batch_size=64, threads=1, progress=False, train_limit=512)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    splits = load_data("digits")
+    torch.manual_seed(0)
+    model = build_model("small_cnn")
+    train(model, splits, TrainConfig(epochs=3, lr=0.05, batch_size=64, threads=1, progress=False))
+    path = tmp_path_factory.mktemp("weights") / "small_cnn.pt"
+    save_checkpoint(path, {"arch": "small_cnn", "num_classes": 10, "in_channels": 1, "state_dict": model.state_dict()})
+    return splits, model.state_dict(), path
+
+
+def fresh(state):
+    model = build_model("small_cnn")
+    model.load_state_dict(state)
+    return model
+
+
+def config(**kw):
+    return PruneConfig(**{"rate": LayerRate(filter=0.5, column=0.3), "admm_epochs": 2, "retrain_epochs": 2,
+                          "train": FAST, **kw})
+
+
+def test_pipeline_writes_a_run_folder_that_reloads(trained, tmp_path):
+    splits, state, _ = trained
+    small, report = prune(fresh(state), splits, config(), arch="small_cnn", run_dir=tmp_path)
+    for name in ("model.pt", "model.onnx", "structure.json", "report.json", "report.md"):
+        assert (tmp_path / name).is_file(), name
+    assert report["compaction_max_abs_difference"] <= 1e-4
+    assert report["stats"]["compression_rate"] > 3.0 and report["stats"]["params"] < 0.5 * report["stats"]["dense_params"]
+    reloaded = load_compacted(tmp_path / "model.pt")
+    assert evaluate(reloaded, splits.loader("test"))["accuracy"] == pytest.approx(report["accuracy"]["compacted"])
+    assert report["accuracy"]["retrained"] == pytest.approx(report["accuracy"]["compacted"], abs=1e-9)
+    assert json.loads((tmp_path / "structure.json").read_text())["compaction"]["features.0"]["out"]
+
+
+class KilledMaskHooks(MaskHooks):
+    steps = 0
+
+    def after_step(self, model):
+        super().after_step(model)
+        KilledMaskHooks.steps += 1
+        if KilledMaskHooks.steps == 12:  # inside the second retraining epoch (8 steps per epoch)
+            raise KeyboardInterrupt
+
+
+def test_a_killed_run_resumes_to_the_same_model(trained, tmp_path, monkeypatch):
+    splits, state, _ = trained
+    full, _ = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "full")
+    monkeypatch.setattr(api, "MaskHooks", KilledMaskHooks)
+    with pytest.raises(KeyboardInterrupt):
+        prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "killed")
+    monkeypatch.setattr(api, "MaskHooks", MaskHooks)
+    resumed, _ = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "killed",
+                       resume=True)
+    for name, tensor in full.state_dict().items():
+        assert torch.allclose(tensor, resumed.state_dict()[name], atol=1e-6), name
+
+
+def test_magnitude_method_and_unknown_method(trained):
+    splits, state, _ = trained
+    _, report = prune(fresh(state), splits, config(method="magnitude", scheme="filter", rate=LayerRate(filter=0.5),
+                                                   retrain_epochs=1, export=False))
+    assert "admm" not in report["history"] and report["stats"]["compression_rate"] > 2.5
+    with pytest.raises(ValueError, match="'admn'.*admm, magnitude"):
+        PruneConfig(method="admn")
+
+
+def test_cli_prune_to_a_target(trained, tmp_path, capsys):
+    _, _, weights = trained
+    rates = tmp_path / "rates.json"
+    rates.write_text(json.dumps({"features.7": [0.25, 0.25]}))
+    code = main(["prune", "--weights", str(weights), "--target", "2", "--admm-epochs", "1", "--retrain-epochs", "1",
+                 "--train-limit", "256", "--threads", "1", "--no-progress", "--rates", str(rates),
+                 "--out", str(tmp_path / "run"), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rates"]["features.7"] == {"filter": 0.25, "column": 0.25, "weight": 0.0}
+    assert report["rates"]["features.0"]["filter"] > 0.1 and report["projected_compression"] >= 2.0
+    assert (tmp_path / "run" / "model.onnx").is_file()
+    code = main(["prune", "--weights", str(weights), "--rate", "0.5", "--filter-rate", "0.2", "--out", str(tmp_path)])
+    assert code == 2 and "not both" in capsys.readouterr().err
