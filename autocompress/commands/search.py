@@ -1,0 +1,81 @@
+"""``autocompress search``: one round's automatic rate search; prints the chosen per-layer rates."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from compress.pruning.projection import SCHEMES
+from compress.search import QuickEvalConfig, SearchConfig, Target, search
+
+from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+
+HELP = ("Search per-layer pruning rates (simulated annealing over quick evaluations on the validation split) "
+        "that meet one compression target; prints the rates (use them with 'autocompress prune --rates').")
+
+
+def add_search_args(parser: argparse.ArgumentParser) -> None:
+    """Target, scheme, annealing and quick-evaluation flags (shared with 'compress')."""
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target-rate", type=float, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
+    target.add_argument("--target-macs", type=float, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
+    parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES))
+    s, q = SearchConfig(), QuickEvalConfig()
+    parser.add_argument("--candidates", type=int, default=s.candidates, help="annealing steps (one candidate each)")
+    parser.add_argument("--t-start", type=float, default=s.t_start, help="initial temperature, in accuracy units")
+    parser.add_argument("--t-stop", type=float, default=s.t_stop, help="final temperature (stop threshold)")
+    parser.add_argument("--max-rate", type=float, default=s.max_rate, help="largest per-layer rate")
+    parser.add_argument("--min-kept", type=int, default=s.min_kept, help="filters/columns every layer keeps")
+    parser.add_argument("--search-seed", type=int, default=s.seed, help="seed of the annealing")
+    parser.add_argument("--val-images", type=int, default=q.val_images, help="validation images per candidate")
+    parser.add_argument("--recal-batches", type=int, default=q.recalibrate_batches,
+                        help="training batches for BatchNorm recalibration per candidate (0: off)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def search_config(args: argparse.Namespace) -> SearchConfig:
+    return SearchConfig(candidates=args.candidates, t_start=args.t_start, t_stop=args.t_stop, max_rate=args.max_rate,
+                        min_kept=args.min_kept, seed=args.search_seed, progress=not args.no_progress)
+
+
+def quick_config(args: argparse.Namespace) -> QuickEvalConfig:
+    return QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches)
+
+
+def final_target(args: argparse.Namespace) -> tuple[str, float]:
+    return ("rate", args.target_rate) if args.target_rate is not None else ("macs", args.target_macs)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_args(parser)
+    add_data_args(parser)
+    add_runtime_args(parser)
+    add_search_args(parser)
+    parser.add_argument("--log", default=None, help="JSONL log of every step (needed for --resume)")
+    parser.add_argument("--resume", action="store_true", help="replay --log and continue a killed search")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.resume and not args.log:
+        raise ValueError("--resume needs --log (the search log to continue)")
+    splits = load_splits(args)
+    model = load_model(args, splits).eval()
+    kind, factor = final_target(args)
+    result = search(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
+                    args.device, Path(args.log) if args.log else None, args.resume)
+    summary = {"model": args.model, "scheme": args.scheme, "target": {"kind": kind, "factor": factor},
+               "achieved": result.achieved, "quick_accuracy": result.best_eval.accuracy,
+               "candidates": result.steps, "evaluations": result.evaluations, "seconds": result.seconds,
+               "rates": result.best.to_data()["rates"]}
+    if args.json:
+        print_json(summary)
+        return 0
+    print(f"{args.model}: {kind} {result.achieved:.3f}x (target {factor:g}x), quick-eval val accuracy "
+          f"{result.best_eval.accuracy:.4f}, {result.evaluations} evaluations in {result.seconds:.0f} s")
+    for name, rate in summary["rates"].items():
+        print(f"  {name:24s} " + "  ".join(f"{k} {v:.3f}" for k, v in rate.items() if v))
+    return 0

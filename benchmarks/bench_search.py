@@ -1,0 +1,191 @@
+"""Benchmark of the automatic rate search: annealing vs uniform rates vs random search, same evaluation budget.
+
+(a) search only: quick-eval validation accuracy of the best candidate of each method, and the search cost
+    (candidates evaluated, seconds per candidate, total seconds). Runs on CPU in minutes per target.
+(b) with --part ab: each method's rates then get the same ADMM + masked-retrain budget, and the compacted
+    model's *test* accuracy is reported (one round straight to the target, so the methods differ only in rates).
+
+Writes OUT.json and OUT.md (default benchmarks/results/search) with the exact command, device, weights used
+and every setting. Examples:
+
+    python benchmarks/bench_search.py --targets rate:4 --candidates 50                    # (a), CPU
+    python benchmarks/bench_search.py --device cuda --part ab --targets rate:4,rate:8,macs:2,macs:4 \
+        --candidates 150 --admm-epochs 10 --retrain-epochs 10 --out benchmarks/results/search-gpu
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from compress.checkpoint import load_weights  # noqa: E402
+from compress.data import load_data  # noqa: E402
+from compress.models import build_model  # noqa: E402
+from compress.pruning import trace_structure  # noqa: E402
+from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal, prepare,  # noqa: E402
+                             random_actions, uniform_action)
+from compress.search.rounds import prune_with_rates  # noqa: E402
+from compress.train import TrainConfig  # noqa: E402
+
+WEIGHTS = [ROOT / "runs/resnet20-jpeg-finetune/model.pt", ROOT.parent / "main/runs/resnet20-jpeg-finetune/model.pt",
+           ROOT.parent / "shared/data/resnet20-cifar10.pt"]  # first that exists: fine-tuned baseline, else pretrained
+METHODS = ("annealing", "uniform", "random")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="resnet20")
+    p.add_argument("--weights", default=None, help="checkpoint; default: the first of " + ", ".join(map(str, WEIGHTS)))
+    p.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar10-jpeg.tar.gz"))
+    p.add_argument("--targets", default="rate:4,rate:8,macs:2,macs:4", help="kind:factor,... (kind: rate or macs)")
+    p.add_argument("--scheme", default="filter+column")
+    p.add_argument("--candidates", type=int, default=60, help="annealing steps; random search gets as many evaluations")
+    p.add_argument("--val-images", type=int, default=1000, help="validation images per quick evaluation")
+    p.add_argument("--recal-batches", type=int, default=4, help="BatchNorm recalibration batches per candidate")
+    p.add_argument("--part", choices=("a", "ab"), default="a", help="a: search only; ab: also ADMM + retrain + test")
+    p.add_argument("--admm-epochs", type=int, default=2)
+    p.add_argument("--retrain-epochs", type=int, default=2)
+    p.add_argument("--train-limit", type=int, default=None, help="train on a fixed subset of this many images")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--eval-limit", type=int, default=None, help="test images for (b) (None: all 10,000)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/search"), help="writes OUT.json and OUT.md")
+    return p.parse_args(argv)
+
+
+def parse_targets(text: str) -> list[tuple[str, float]]:
+    targets = []
+    for item in text.split(","):
+        kind, _, factor = item.partition(":")
+        if kind not in ("rate", "macs") or not factor:
+            raise SystemExit(f"bad target {item!r}; expected kind:factor with kind one of: rate, macs (e.g. rate:4)")
+        targets.append((kind, float(factor)))
+    return targets
+
+
+def _fresh(evaluator) -> None:
+    evaluator.cache.clear()  # every method pays for its own evaluations
+    evaluator.evaluations = 0
+
+
+def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, dict]:
+    """Part (a) for one target: the three methods' best actions, scores and costs."""
+    config = SearchConfig(candidates=args.candidates, seed=args.seed, progress=True)
+    quick = QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches)
+    setup = prepare(model, splits, Target(kind, factor), config, args.scheme, quick, args.device)
+    results, actions = {}, {}
+    t0 = time.time()
+    found = anneal(setup.space, setup.goal, setup.evaluator, config)
+    results["annealing"] = {"evaluations": setup.evaluator.evaluations, "candidates": found.steps,
+                            "seconds": time.time() - t0, "val_accuracy": found.best_eval.accuracy,
+                            "factor": found.achieved}
+    actions["annealing"] = found.best
+    budget = setup.evaluator.evaluations
+    for method in ("uniform", "random"):
+        _fresh(setup.evaluator)
+        t0 = time.time()
+        pool = [uniform_action(setup.space, setup.goal)] if method == "uniform" else \
+            random_actions(setup.space, setup.goal, budget, seed=args.seed)
+        scored = [(setup.evaluator(a), a) for a in pool]
+        ev, best = max(scored, key=lambda pair: pair[0].score)
+        results[method] = {"evaluations": setup.evaluator.evaluations, "candidates": len(pool),
+                           "seconds": time.time() - t0, "val_accuracy": ev.accuracy,
+                           "factor": setup.goal.achieved(best)}
+        actions[method] = best
+    for method, r in results.items():
+        r["seconds_per_candidate"] = r["seconds"] / max(r["candidates"], 1)
+        r["rates"] = actions[method].to_data()["rates"]
+    return results, actions
+
+
+def run_training(model, splits, actions: dict, args) -> dict:
+    """Part (b): the same ADMM + retrain budget for each method's rates; test accuracy of the compacted model."""
+    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
+                        threads=args.threads, seed=args.seed, progress=False)
+    config = CompressConfig(target_rate=2.0, scheme=args.scheme, admm_epochs=args.admm_epochs,
+                            retrain_epochs=args.retrain_epochs, train=train, eval_limit=args.eval_limit,
+                            quick_eval=QuickEvalConfig(val_images=args.val_images))
+    out = {}
+    for method, action in actions.items():
+        work = copy.deepcopy(model).to(args.device)
+        structure = trace_structure(work, splits.input_shape)
+        t0 = time.time()
+        with tempfile.TemporaryDirectory() as tmp:
+            pruned = prune_with_rates(work, splits, structure, action.layer_rates(), config, Path(tmp))
+        out[method] = {"test_accuracy": pruned.accuracy["test"], "val_accuracy": pruned.accuracy["val"],
+                       "accuracy": pruned.accuracy, "seconds": time.time() - t0}
+    return out
+
+
+def markdown(report: dict) -> str:
+    lines = [f"# Search benchmark: {report['model']} ({report['scheme']})", "",
+             f"command: `{report['command']}`", "",
+             f"device: {report['device']}; weights: {report['weights']} (sha256 {report['weights_sha256'][:12]}); "
+             f"data: {report['data']}", "",
+             f"quick eval: {report['settings']['val_images']} validation images, {report['settings']['recal_batches']} "
+             "BatchNorm recalibration batches; the same number of evaluations for annealing and random search.", ""]
+    if report.get("note"):
+        lines += [f"**Note:** {report['note']}", ""]
+    for entry in report["targets"]:
+        lines += [f"## {entry['kind']} {entry['factor']:g}x", "",
+                  "| method | quick-eval val acc (a) | test acc after ADMM+retrain (b) | achieved | candidates | "
+                  "evaluated | s/candidate | search s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for method in METHODS:
+            a = entry["search"][method]
+            b = entry.get("trained", {}).get(method, {}).get("test_accuracy")
+            lines.append(f"| {method} | {a['val_accuracy']:.4f} | {'' if b is None else f'{b:.4f}'} | "
+                         f"{a['factor']:.3f}x | {a['candidates']} | {a['evaluations']} | "
+                         f"{a['seconds_per_candidate']:.2f} | {a['seconds']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    weights = Path(args.weights) if args.weights else next((w for w in WEIGHTS if w.is_file()), None)
+    if weights is None or not weights.is_file():
+        raise SystemExit(f"weights not found: {weights or WEIGHTS}")
+    splits = load_data(args.data, seed=args.seed)
+    model = build_model(args.model, splits.num_classes, splits.input_shape[0])
+    load_weights(model, weights)
+    model.eval()
+    report = {"model": args.model, "scheme": args.scheme, "command": shlex.join([sys.executable, *sys.argv]),
+              "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(0),
+              "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+              "data": args.data, "settings": vars(args), "torch_threads": torch.get_num_threads(), "targets": []}
+    if weights.name == "resnet20-cifar10.pt":
+        report["note"] = ("weights are the shared pretrained ResNet-20 (trained on lossless CIFAR-10), not the "
+                          "JPEG fine-tuned baseline; accuracies are on the JPEG data and lower than the baseline's.")
+    for kind, factor in parse_targets(args.targets):
+        results, actions = run_searches(model, splits, kind, factor, args)
+        entry = {"kind": kind, "factor": factor, "search": results}
+        if args.part == "ab":
+            entry["trained"] = run_training(model, splits, actions, args)
+        report["targets"].append(entry)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
+        out.with_suffix(".md").write_text(markdown(report))
+        summary = {m: round(r["val_accuracy"], 4) for m, r in results.items()}
+        print(f"{kind} {factor:g}x: quick-eval val accuracy {summary}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,19 @@
+"""Automatic per-layer pruning rates (simulated annealing) and the multi-round AutoCompress pipeline.
+
+>>> from compress.search import CompressConfig, autocompress, search, Target, SearchConfig
+>>> result = search(model, splits, Target("rate", 4.0), SearchConfig(candidates=100))   # one round's search
+>>> small, report = autocompress(model, splits, CompressConfig(target_rate=8, rounds=3), out="runs/ac")
+"""
+from .action import Action, ActionSpace, Knob
+from .annealing import SearchConfig, SearchResult, accept, acceptance_probability, anneal, cool, initial_values, perturb
+from .cost import CostModel
+from .pipeline import CompressConfig, autocompress, compose_records, round_targets
+from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
+from .searcher import prepare, random_actions, search, uniform_action
+from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
+
+__all__ = ["Action", "ActionSpace", "CompressConfig", "CostModel", "Evaluation", "Goal", "Knob", "QuickEvalConfig",
+           "QuickEvaluator", "SearchConfig", "SearchResult", "TARGET_KINDS", "Target", "accept",
+           "acceptance_probability", "anneal", "autocompress", "compose_records", "cool", "initial_values",
+           "make_goal", "perturb", "prepare", "random_actions", "rescale", "round_targets", "search",
+           "uniform_action"]

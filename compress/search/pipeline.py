@@ -1,0 +1,148 @@
+"""The multi-round AutoCompress pipeline: targets grow round by round (e.g. 2x, 4x, 8x), and each round runs
+search -> ADMM with the searched rates -> hard prune -> masked retrain -> purification -> compaction
+(``rounds.run_round``), starting from the previous round's compacted model.
+
+Every factor is relative to the *original* dense model. A run folder holds ``round-K/search.jsonl``,
+``round-K/{admm,retrain}/last.pt`` (a checkpoint per epoch), and ``round-K/result.pt`` + ``round.json`` once
+the round is done;
+``resume=True`` skips finished rounds, replays the search log and continues training from the last epoch.
+The final ``model.pt`` stores one compaction record against the dense architecture
+(``compress.restore.restore_model`` rebuilds it), plus ``report.json`` and ``report.md``.
+
+>>> small, report = autocompress(model, splits, CompressConfig(target_rate=8, rounds=3), out="runs/ac", arch="resnet20")
+>>> [r["compression_rate"] for r in report["rounds"]]          # about [2, 4, 8]
+"""
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from ..checkpoint import save_checkpoint
+from ..counting import count_model
+from ..data import Splits
+from ..pruning.admm import AdmmConfig
+from ..pruning.projection import check_scheme
+from ..train import TrainConfig
+from .annealing import SearchConfig
+from .quick_eval import QuickEvalConfig
+from .report import run_markdown
+from .rounds import load_round, run_round
+from .searcher import ModuleLatencyFn
+from .target import Target
+
+
+@dataclass
+class CompressConfig:
+    """The whole pipeline; give exactly one of the three final targets."""
+
+    target_rate: float | None = None  # final conv+fc weight compression (dense / nonzero), e.g. 8.0
+    target_macs: float | None = None  # final MAC reduction (dense / MACs over kept rows x columns)
+    target_latency: float | None = None  # final speed-up, measured by the latency callable
+    rounds: int = 3  # round k aims at final ** (k / rounds): 8x in 3 rounds is 2x, 4x, 8x
+    tolerance: float = 0.01  # every candidate's factor lies in [target, target * (1 + tolerance)]
+    scheme: str = "filter+column"  # filter | column | filter+column | unstructured
+    admm_epochs: int = 3  # ADMM epochs per round (0: one-shot projection instead)
+    retrain_epochs: int = 3  # masked-retraining epochs per round
+    search: SearchConfig = field(default_factory=SearchConfig)
+    quick_eval: QuickEvalConfig = field(default_factory=QuickEvalConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
+    admm: AdmmConfig = field(default_factory=AdmmConfig)
+    purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
+    eval_limit: int | None = None  # test images for the reported accuracies (None: all)
+
+    def __post_init__(self) -> None:
+        check_scheme(self.scheme)
+        if self.rounds < 1:
+            raise ValueError(f"rounds {self.rounds!r} must be >= 1")
+        self.final_target()
+
+    def final_target(self) -> tuple[str, float]:
+        """(kind, factor) of the one final target given."""
+        given = {k: v for k, v in (("rate", self.target_rate), ("macs", self.target_macs),
+                                   ("latency", self.target_latency)) if v is not None}
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of target_rate, target_macs, target_latency; got {given or 'none'}")
+        return next(iter(given.items()))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def round_targets(final: float, rounds: int) -> list[float]:
+    """Geometric steps to ``final``: ``round_targets(8, 3) == [2.0, 4.0, 8.0]`` (up to rounding)."""
+    return [round(final ** (k / rounds), 6) for k in range(1, rounds + 1)]
+
+
+def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
+    """One compaction record for two successive compactions (``second`` made on ``first``'s result).
+
+    Kept indices of the second are positions in the first's kept lists; a shortcut map's entry is already
+    in final numbering, so the newer one wins.
+    """
+    out = {name: dict(entry) for name, entry in first.items()}
+    for name, entry in second.items():
+        old = out.get(name)
+        if old is None or entry["kind"] == "map":
+            out[name] = dict(entry)
+        elif entry["kind"] == "bn":
+            out[name] = {"kind": "bn", "keep": [old["keep"][i] for i in entry["keep"]]}
+        else:
+            out[name] = {"kind": entry["kind"], "in": [old["in"][i] for i in entry["in"]],
+                         "out": [old["out"][i] for i in entry["out"]], "bias": bool(old["bias"] or entry["bias"])}
+    return out
+
+
+def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: str | Path | None = None,
+                 resume: bool = False, callback: Callable[[dict], None] | None = None,
+                 latency: ModuleLatencyFn | None = None, arch: str | None = None) -> tuple[nn.Module, dict]:
+    """Compress ``model`` (trained weights; not changed) in rounds; returns the compacted model and the report.
+
+    ``latency`` (model -> time) is needed only for ``target_latency``; ``arch`` (registry name) goes into
+    ``model.pt`` so ``compress.restore.restore_model`` can rebuild it. Without ``out`` the run folder is temporary.
+    """
+    if out is None:
+        with tempfile.TemporaryDirectory(prefix="autocompress-") as tmp:
+            return autocompress(model, splits, config, tmp, False, callback, latency, arch)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    kind, final = config.final_target()
+    dense = copy.deepcopy(model).cpu().eval()
+    dense_counts = count_model(dense, splits.input_shape)
+    reference = {"rate": dense_counts.weights, "macs": dense_counts.macs}.get(kind)
+    if kind == "latency":
+        if latency is None:
+            raise ValueError("target_latency needs a latency callable (model -> time)")
+        reference = latency(copy.deepcopy(dense).to(config.train.device))
+    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    current, record, rounds = dense, {}, []
+    for index, factor in enumerate(round_targets(final, config.rounds), 1):
+        run_dir = out / f"round-{index}"
+        target = Target(kind, factor, config.tolerance, float(reference))
+        if resume and (run_dir / "round.json").is_file():
+            small, step_record = load_round(current, run_dir)
+            report = json.loads((run_dir / "round.json").read_text())
+        else:
+            small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
+                                                   resume, callback, latency)
+        current, record = small.cpu(), compose_records(record, step_record)
+        rounds.append(report)
+    meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
+    report = {**meta, "data": splits.source, "scheme": config.scheme, "target": {"kind": kind, "factor": final},
+              "rounds": rounds, "final": {k: rounds[-1][k] for k in (
+                  "compression_rate", "mac_reduction", "val_accuracy", "test_accuracy", "params",
+                  "nonzero_weights", "structured_macs")},
+              "dense": {"weights": dense_counts.weights, "macs": dense_counts.macs, "params": dense_counts.params},
+              "seconds": time.time() - t0, "config": config.to_dict()}
+    save_checkpoint(out / "model.pt", {**meta, "state_dict": current.state_dict(), "structure": record,
+                                       "metrics": report["final"], "config": report["config"]})
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    (out / "report.md").write_text(run_markdown(report))
+    return current.eval(), report

@@ -1,0 +1,221 @@
+"""One round of the pipeline: search -> ADMM -> hard prune -> masked retrain -> purify -> compact.
+
+Built from ``compress.pruning`` (``AdmmHooks``, ``MaskHooks``, ``project_masks``, ``purify``, ``compact``)
+and the one training loop; this module only orders them, checkpoints them and reports. A callback sees
+every search step and every training epoch (progress, or a test's simulated kill).
+
+Adapter: ``AdmmHooks.update`` projects only the layers that had a mask at the start, and
+``project_masks`` needs every layer's weights, so ADMM fails as soon as one layer keeps all its weights (a
+searched rate of 0, e.g. a tiny first conv). ``_Admm`` projects all layers and keeps Z/U for the pruned
+ones; remove it once ``compress/pruning/admm.py`` does the same.
+
+>>> small, record, report = run_round(1, model, splits, Target("rate", 2.0, reference=270896), config, Path("r1"))
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+from torch import nn
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..counting import ModelCount, count_model
+from ..data import Splits
+from ..pruning.admm import AdmmHooks, MaskHooks
+from ..pruning.compaction import compact, replay
+from ..pruning.plan import LayerRate, layer_weights, project_masks
+from ..pruning.purification import PurifyConfig, purify
+from ..pruning.structure import Structure
+from ..train import TrainHooks, evaluate, train
+from .annealing import anneal
+from .report import round_markdown
+from .searcher import ModuleLatencyFn, prepare
+from .target import Target
+
+if TYPE_CHECKING:
+    from .pipeline import CompressConfig
+
+Callback = Callable[[dict], None]
+
+
+class _Admm(AdmmHooks):
+    """``AdmmHooks`` whose Z/U update also works when some layers are not pruned (see the module doc)."""
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, dual: bool = True) -> None:
+        weights = layer_weights(model)
+        v = {n: w + self.U[n].to(w.device) if n in self.U else w for n, w in weights.items()}
+        masks = self.project(v)
+        for n in self.layers:
+            mask = masks.layers[n]["weight"].to(v[n].device) if n in masks.layers else 1.0
+            self.Z[n] = v[n] * mask
+            self.U[n] = (v[n] - self.Z[n]) if dual else torch.zeros_like(v[n])
+
+
+class _Chain(TrainHooks):
+    """Several hooks as one; the last may be an epoch callback."""
+
+    def __init__(self, *hooks: TrainHooks) -> None:
+        self.hooks = hooks
+
+    def loss_term(self, model: nn.Module) -> torch.Tensor | None:
+        terms = [t for t in (h.loss_term(model) for h in self.hooks) if t is not None]
+        return sum(terms) if terms else None
+
+    def after_backward(self, model: nn.Module) -> None:
+        for h in self.hooks:
+            h.after_backward(model)
+
+    def after_step(self, model: nn.Module) -> None:
+        for h in self.hooks:
+            h.after_step(model)
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        for h in self.hooks:
+            h.after_epoch(model, epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {str(i): h.state_dict() for i, h in enumerate(self.hooks)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for i, h in enumerate(self.hooks):
+            h.load_state_dict(state.get(str(i), {}))
+
+
+class _EpochCallback(TrainHooks):
+    def __init__(self, callback: Callback | None, **event: Any) -> None:
+        self.callback, self.event = callback, event
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        if self.callback is not None:
+            self.callback({**self.event, "epoch": epoch + 1})
+
+
+def _accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None, device: str) -> float:
+    return evaluate(model, splits.loader(split, 256, limit=limit, device=device), device)["accuracy"]
+
+
+def _train(model, splits, config, epochs: int, run_dir: Path, hooks: TrainHooks, resume: bool) -> list[dict]:
+    if epochs <= 0:
+        return []
+    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir, resume=resume, hooks=hooks)
+
+
+@torch.no_grad()
+def _max_difference(a: nn.Module, b: nn.Module, splits: Splits, device: str) -> float:
+    x, _ = next(iter(splits.loader("val", 64, limit=64, device=device)))
+    return float((a.eval()(x) - b.eval()(x)).abs().max())
+
+
+def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
+    """A finished round's compacted model (its record replayed on the previous round's model) and record."""
+    data = load_checkpoint(run_dir / "result.pt")
+    model = replay(copy.deepcopy(previous).cpu(), data["structure"])
+    model.load_state_dict(data["state_dict"])
+    return model.eval(), data["structure"]
+
+
+def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+            resume: bool, callback: Callback | None, latency: ModuleLatencyFn | None):
+    setup = prepare(model, splits, target, config.search, config.scheme, config.quick_eval, config.train.device,
+                    latency, latency_on="module")
+    step_cb = None if callback is None else (lambda record: callback({"phase": "search", "round": index, **record}))
+    result = anneal(setup.space, setup.goal, setup.evaluator, config.search, run_dir / "search.jsonl", resume,
+                    step_cb)
+    return setup.structure, result
+
+
+@dataclass
+class Pruned:
+    """What ``prune_with_rates`` returns."""
+
+    model: nn.Module  # compacted
+    record: dict  # compaction record against the input model
+    accuracy: dict  # validation/test accuracies along the way
+    history: dict  # per-epoch training records of each phase
+    purification: dict  # what purification removed
+    seconds: float  # purification, compaction and evaluation time
+
+
+def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
+                     config: CompressConfig, run_dir: Path, resume: bool = False, callback: Callback | None = None,
+                     index: int = 1) -> Pruned:
+    """ADMM -> hard prune -> masked retrain -> purify -> compact ``work`` (changed in place) at ``rates``.
+
+    Epochs, training, ADMM and purification settings come from ``config``.
+    """
+    device, check_limit = config.train.device, config.quick_eval.val_images
+    acc: dict[str, float] = {}
+    history: dict[str, list] = {}
+    if config.admm_epochs > 0:
+        admm = _Admm(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
+        cb = _EpochCallback(callback, phase="admm", round=index)
+        history["admm"] = _train(work, splits, config.train, config.admm_epochs, run_dir / "admm",
+                                 _Chain(admm, cb), resume)
+        acc["after_admm_val"] = _accuracy(work, splits, "val", check_limit, device)
+    masks = project_masks(structure, layer_weights(work), config.scheme, rates)  # hard pruning
+    masks.apply(work)
+    acc["hard_pruned_val"] = _accuracy(work, splits, "val", check_limit, device)
+    cb = _EpochCallback(callback, phase="retrain", round=index)
+    history["retrain"] = _train(work, splits, config.train, config.retrain_epochs, run_dir / "retrain",
+                                _Chain(MaskHooks(masks), cb), resume)
+    t1 = time.time()
+    check = None
+    if config.purify_tolerance is not None:
+        check = lambda m: _accuracy(m, splits, "val", check_limit, device)  # noqa: E731
+    purified, purification = purify(copy.deepcopy(work).eval(), structure, check,
+                                    PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    small, record = compact(purified, structure, purification)
+    difference = _max_difference(purified, small, splits, device)
+    if difference > 1e-3:
+        raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> 1e-3) in round {index}")
+    acc["val"] = _accuracy(small, splits, "val", None, device)
+    acc["test"] = _accuracy(small, splits, "test", config.eval_limit, device)
+    return Pruned(small, record, acc, history, purification.summary(), time.time() - t1)
+
+
+def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+              dense: ModelCount, resume: bool = False, callback: Callback | None = None,
+              latency: ModuleLatencyFn | None = None) -> tuple[nn.Module, dict, dict]:
+    """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
+
+    ``dense`` holds the original model's counts (every factor is against it).
+    """
+    device, t0 = config.train.device, time.time()
+    work = copy.deepcopy(model).to(device)
+    structure, result = _search(index, work, splits, target, config, run_dir, resume, callback, latency)
+    search_wall = time.time() - t0
+    pruned = prune_with_rates(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, callback,
+                              index)
+    small, record, acc, history = pruned.model, pruned.record, pruned.accuracy, pruned.history
+    acc["quick_eval"] = result.best_eval.accuracy
+    counts = count_model(small, splits.input_shape)
+    seconds = {"search": result.seconds, "search_wall": search_wall,
+               "admm": sum(h["seconds"] for h in history.get("admm", [])),
+               "retrain": sum(h["seconds"] for h in history["retrain"]),
+               "purify_compact_eval": pruned.seconds, "total_wall": time.time() - t0}
+    report = {
+        "round": index, "target": {"kind": target.kind, "factor": target.factor},
+        "rates": result.best.to_data()["rates"],
+        "search": {"candidates": result.steps, "evaluations": result.evaluations,
+                   "quick_score": result.best_eval.score, "analytic_factor": result.achieved,
+                   "seconds_per_candidate": result.seconds / max(result.steps, 1)},
+        "compression_rate": dense.weights / max(counts.nonzero_weights, 1),
+        "mac_reduction": dense.macs / max(counts.structured_macs, 1),
+        "nonzero_weights": counts.nonzero_weights, "params": counts.params, "structured_macs": counts.structured_macs,
+        "val_accuracy": acc["val"], "test_accuracy": acc["test"], "accuracy": acc,
+        "purification": pruned.purification, "history": history, "seconds": seconds,
+    }
+    small = small.cpu()
+    save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": record,
+                                            "metrics": {k: report[k] for k in ("compression_rate", "val_accuracy")}})
+    (run_dir / "round.json").write_text(json.dumps(report, indent=2, default=str))
+    (run_dir / "round.md").write_text(round_markdown(report))
+    if callback is not None:
+        callback({"phase": "round-done", "round": index})
+    return small, record, report

@@ -1,0 +1,80 @@
+"""One round's search in one call: model + data + target -> the best per-layer rates.
+
+>>> result = search(model, splits, Target("rate", 4.0), SearchConfig(candidates=100))
+>>> result.best.layer_rates()["layer1.0.conv1"], result.best_eval.accuracy, result.achieved
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from torch import nn
+
+from ..data import Splits
+from ..pruning.structure import Structure, trace_structure
+from .action import Action, ActionSpace
+from .annealing import SearchConfig, SearchResult, anneal
+from .cost import CostModel
+from .quick_eval import QuickEvalConfig, QuickEvaluator
+from .target import Goal, LatencyFn, Target, make_goal, rescale
+
+ModuleLatencyFn = Callable[[nn.Module], float]  # time of a (pruned, eval-mode) model
+
+
+@dataclass
+class SearchSetup:
+    """Everything a search over one model needs, built once."""
+
+    structure: Structure
+    cost: CostModel
+    space: ActionSpace
+    goal: Goal
+    evaluator: QuickEvaluator
+
+
+def module_latency(fn: ModuleLatencyFn, evaluator: QuickEvaluator) -> LatencyFn:
+    """Adapt a latency callable on modules to one on actions (it gets the projected working copy)."""
+    return lambda action: fn(evaluator.project(action))
+
+
+def prepare(model: nn.Module, splits: Splits, target: Target, config: SearchConfig, scheme: str,
+            quick: QuickEvalConfig | None = None, device: str = "cpu",
+            latency: LatencyFn | ModuleLatencyFn | None = None, latency_on: str = "action") -> SearchSetup:
+    """Trace the model, build the cost model, the knobs, the goal and the quick evaluator.
+
+    ``latency_on`` says what the latency callable takes: "action" or "module" (the pruned model).
+    """
+    if latency_on not in ("action", "module"):
+        raise ValueError(f"unknown latency_on {latency_on!r}; expected one of: action, module")
+    shape = splits.input_shape
+    model = model.to(device)
+    structure = trace_structure(model, shape)
+    cost = CostModel(model, structure, shape)
+    space = ActionSpace(cost, scheme, config.max_rate, config.min_kept, config.include_linear)
+    evaluator = QuickEvaluator(model, structure, splits, quick or QuickEvalConfig(), device)
+    if latency is not None and latency_on == "module":
+        latency = module_latency(latency, evaluator)
+    return SearchSetup(structure, cost, space, make_goal(space, target, latency), evaluator)
+
+
+def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfig | None = None,
+           scheme: str = "filter+column", quick: QuickEvalConfig | None = None, device: str = "cpu",
+           log_path: str | Path | None = None, resume: bool = False,
+           callback: Callable[[dict], None] | None = None, latency: LatencyFn | None = None) -> SearchResult:
+    """Simulated-annealing search for per-layer rates of ``model`` meeting ``target`` (model unchanged)."""
+    config = config or SearchConfig()
+    setup = prepare(model, splits, target, config, scheme, quick, device, latency)
+    return anneal(setup.space, setup.goal, setup.evaluator, config, log_path, resume, callback)
+
+
+def uniform_action(space: ActionSpace, goal: Goal) -> Action:
+    """The baseline: one rate for every knob, scaled to the target (bounds still clip it)."""
+    return rescale(space, goal, np.ones(len(space.knobs)))
+
+
+def random_actions(space: ActionSpace, goal: Goal, count: int, seed: int = 0) -> list[Action]:
+    """The random-search baseline: ``count`` random knob vectors, each scaled to the target."""
+    rng = np.random.default_rng(seed)
+    return [rescale(space, goal, rng.random(len(space.knobs)) * space.upper) for _ in range(count)]

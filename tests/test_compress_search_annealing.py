@@ -1,0 +1,127 @@
+"""Simulated annealing: sensible temperatures, every candidate on target, seeded, resumable after a kill."""
+import copy
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from compress.pruning import layer_weights, project_masks
+from compress.counting import count_model
+from compress.search import (QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept, anneal, cool,
+                             initial_values, prepare, rescale, search)
+from compress.search.quick_eval import recalibrate_bn
+from compress.train import evaluate
+from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
+
+FAST = SearchConfig(candidates=12, progress=False, seed=3)
+QUICK = QuickEvalConfig(val_images=None, recalibrate_batches=2, recalibrate_batch_size=64)
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class Killed(Exception):
+    pass
+
+
+def test_the_temperature_is_in_accuracy_units():
+    config = SearchConfig()
+    p_start = acceptance_probability(0.01, config.t_start)  # one point of accuracy worse, at the start
+    assert 0.3 < p_start < 0.9
+    rng = np.random.default_rng(0)
+    decisions = [accept(0.01, config.t_start, rng) for _ in range(400)]
+    assert 0 < sum(decisions) < 400  # sometimes accepted, sometimes rejected
+    assert acceptance_probability(0.01, config.t_stop) < 1e-6  # at the end, worse moves are refused
+    assert acceptance_probability(-0.01, config.t_stop) == 1.0  # better moves always pass
+    assert acceptance_probability(0.01, 100.0) > 0.999  # NNI's T = 100 accepts almost everything
+
+
+def test_cooling_is_geometric_and_ends_at_the_stop_threshold():
+    config = SearchConfig(candidates=50)
+    t = config.t_start
+    for _ in range(config.candidates - 1):
+        t = cool(t, config)
+    assert t == pytest.approx(config.t_stop)
+    with pytest.raises(ValueError, match="cooling 1.5 out of range"):
+        SearchConfig(cooling=1.5)
+
+
+def test_every_candidate_meets_the_target_and_the_seed_fixes_the_result(trained):
+    model, splits = trained
+    target = Target("rate", 3.0)
+    results = [search(model, splits, target, FAST, quick=QUICK) for _ in range(2)]
+    for r in results[0].history:
+        assert r["holds"] and 3.0 <= r["factor"] <= 3.0 * 1.01
+    assert [h["key"] for h in results[0].history] == [h["key"] for h in results[1].history]
+    assert results[0].best.rates == results[1].best.rates
+    other = search(model, splits, target, replace(FAST, seed=4), quick=QUICK)
+    assert [h["key"] for h in other.history] != [h["key"] for h in results[0].history]
+    assert results[0].best_eval.score == max(h["score"] for h in results[0].history)
+
+
+def test_quick_eval_scores_the_projected_recalibrated_model_on_validation_only(trained):
+    model, splits = trained
+    no_test = replace(splits, test=splits.test.subset(np.arange(0)), _loaders={})  # touching test would raise
+    setup = prepare(model, no_test, Target("rate", 2.0), FAST, "filter+column", QUICK)
+    action = setup.space.action(np.full(len(setup.space.knobs), 0.4))
+    first = setup.evaluator(action)
+    assert setup.evaluator(action) is first and setup.evaluator.evaluations == 1  # cached
+    manual = copy.deepcopy(model)
+    project_masks(setup.structure, layer_weights(manual), "filter+column", action.layer_rates()).apply(manual)
+    recalibrate_bn(manual, setup.evaluator.calibration)
+    expected = evaluate(manual, splits.loader("val", 500))
+    assert first.accuracy == pytest.approx(expected["accuracy"])
+    assert first.loss == pytest.approx(expected["loss"], rel=1e-4)
+    assert torch.equal(model.features[0].weight, trained[0].features[0].weight)  # the model is untouched
+
+
+def test_resume_after_a_kill_mid_search_continues_and_matches(trained, tmp_path):
+    model, splits = trained
+    target, config = Target("rate", 3.0), replace(FAST, candidates=10)
+    full = search(model, splits, target, config, quick=QUICK, log_path=tmp_path / "full.jsonl")
+
+    def kill_at_6(record):
+        if record["step"] == 6:
+            raise Killed
+
+    setup = prepare(model, splits, target, config, "filter+column", QUICK)
+    with pytest.raises(Killed):
+        anneal(setup.space, setup.goal, setup.evaluator, config, tmp_path / "run.jsonl", callback=kill_at_6)
+    with (tmp_path / "run.jsonl").open("a") as f:
+        f.write('{"kind": "step", "step": 7, "T"')  # the process died while writing a line
+    fresh = prepare(model, splits, target, config, "filter+column", QUICK)
+    resumed = anneal(fresh.space, fresh.goal, fresh.evaluator, config, tmp_path / "run.jsonl", resume=True)
+    assert fresh.evaluator.evaluations <= 3  # only steps 7, 8, 9 can need an evaluation
+    assert fresh.evaluator.evaluations == len({tuple(h["key"]) for h in resumed.history[7:]}
+                                              - {tuple(h["key"]) for h in resumed.history[:7]})
+    assert [h["key"] for h in resumed.history] == [h["key"] for h in full.history]
+    assert [h["accepted"] for h in resumed.history] == [h["accepted"] for h in full.history]
+    assert resumed.best.rates == full.best.rates
+    lines = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in lines] == ["header"] + ["step"] * 10 + ["final"]
+
+
+def test_resume_refuses_a_log_from_another_search(trained, tmp_path):
+    model, splits = trained
+    search(model, splits, Target("rate", 3.0), replace(FAST, candidates=2), quick=QUICK, log_path=tmp_path / "s.jsonl")
+    with pytest.raises(ValueError, match=r"different search \(target.factor: 3.0 -> 2.0"):
+        search(model, splits, Target("rate", 2.0), replace(FAST, candidates=2), quick=QUICK,
+               log_path=tmp_path / "s.jsonl", resume=True)
+
+
+def test_a_latency_on_modules_is_measured_on_the_projected_model(trained):
+    model, splits = trained
+    calls = []
+
+    def fake_latency(module):  # stands in for a measured time: proportional to the pruned model's MACs
+        calls.append(module)
+        return 1e-6 * count_model(module, splits.input_shape).structured_macs + 1e-3
+
+    setup = prepare(model, splits, Target("latency", 1.5), FAST, "filter+column", QUICK, latency=fake_latency,
+                    latency_on="module")
+    action = rescale(setup.space, setup.goal, initial_values(setup.space, FAST))
+    assert len(calls) > 2 and setup.goal.achieved(action) >= 1.5
+    assert setup.goal.achieved(action) == pytest.approx(
+        (1e-6 * count_model(model, splits.input_shape).macs + 1e-3) / (1e-6 * action.macs + 1e-3))

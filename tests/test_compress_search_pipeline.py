@@ -1,0 +1,89 @@
+"""The multi-round pipeline: targets per round, one loadable record, and resume after a kill anywhere."""
+import json
+
+import pytest
+import torch
+
+from compress.restore import restore_model
+from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, autocompress, round_targets
+from compress.train import TrainConfig
+from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
+
+CONFIG = CompressConfig(
+    target_rate=4.0, rounds=2, admm_epochs=2, retrain_epochs=2,
+    search=SearchConfig(candidates=5, progress=False),
+    quick_eval=QuickEvalConfig(val_images=None, recalibrate_batches=2, recalibrate_batch_size=64),
+    train=TrainConfig(lr=0.01, batch_size=64, threads=1, progress=False, train_limit=512))
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(trained, tmp_path_factory):
+    model, splits = trained
+    out = tmp_path_factory.mktemp("full")
+    small, report = autocompress(model, splits, CONFIG, out=out, arch="small_cnn")
+    return small, report, out
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_when(**match):
+    def callback(event):
+        if all(event.get(k) == v for k, v in match.items()):
+            raise Killed(str(event))
+    return callback
+
+
+def test_round_targets_grow_geometrically():
+    assert round_targets(8, 3) == [2.0, 4.0, 8.0]
+    assert round_targets(4, 1) == [4.0]
+
+
+def test_each_round_reaches_its_target_and_the_final_model_reloads(trained, uninterrupted):
+    model, splits = trained
+    small, report, out = uninterrupted
+    assert [r["target"]["factor"] for r in report["rounds"]] == [2.0, 4.0]
+    for r in report["rounds"]:
+        assert r["compression_rate"] >= r["target"]["factor"] * 0.999  # purification only removes more
+        assert set(r["seconds"]) >= {"search", "admm", "retrain", "purify_compact_eval"}
+        assert r["search"]["candidates"] == 5
+        assert 0.0 <= r["val_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
+    reloaded = restore_model(out / "model.pt")[0].eval()  # dense architecture + one composed record
+    x, _ = next(iter(splits.loader("test", 64)))
+    assert torch.allclose(reloaded(x), small(x), atol=1e-5)
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["final"]["compression_rate"] == report["rounds"][-1]["compression_rate"]
+    assert "| 2 | 4x |" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("kill", [dict(phase="retrain", round=1, epoch=2), dict(phase="search", round=2, step=2),
+                                  dict(phase="admm", round=2, epoch=2)])
+def test_resume_after_a_kill_mid_pipeline_gives_the_same_result(trained, uninterrupted, tmp_path, kill):
+    model, splits = trained
+    small, report, _ = uninterrupted
+    with pytest.raises(Killed):
+        autocompress(model, splits, CONFIG, out=tmp_path, callback=kill_when(**kill))
+    seen = []
+    resumed, again = autocompress(model, splits, CONFIG, out=tmp_path, resume=True, callback=seen.append)
+    if kill["round"] == 2:  # round 1 was finished: it is loaded, not redone
+        assert not [e for e in seen if e["round"] == 1]
+    if kill["phase"] in ("admm", "retrain"):  # training continues from the last epoch checkpoint
+        epochs = [e["epoch"] for e in seen if e["phase"] == kill["phase"] and e["round"] == kill["round"]]
+        assert epochs == [kill["epoch"]]
+    if kill["phase"] == "search":  # the search replays its log: no step before the kill is evaluated again
+        assert [e["cached"] for e in seen if e["phase"] == "search"][:3] == [False] * 3
+    assert [r["rates"] for r in again["rounds"]] == [r["rates"] for r in report["rounds"]]
+    for a, b in zip(resumed.state_dict().values(), small.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+    assert again["final"]["compression_rate"] == report["final"]["compression_rate"]
+
+
+def test_exactly_one_final_target():
+    with pytest.raises(ValueError, match="exactly one of target_rate, target_macs, target_latency"):
+        CompressConfig(target_rate=4.0, target_macs=2.0)
+    with pytest.raises(ValueError, match="unknown scheme 'colum'; expected one of"):
+        CompressConfig(target_rate=4.0, scheme="colum")
