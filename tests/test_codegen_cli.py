@@ -39,7 +39,7 @@ def test_compile_registry_model(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["compile", "--onnx", "{tmp}/bad.onnx", "-o", "{tmp}/o"], "compile: error: cannot parse ONNX file"),
-    (["compile", "-o", "{tmp}/o"], "compile: error: give exactly one of MODEL or --onnx FILE"),
+    (["compile", "-o", "{tmp}/o"], "compile: error: give exactly one of MODEL (or --weights naming one) or --onnx FILE"),
     (["compile", "nosuchnet", "-o", "{tmp}/o"], "compile: error: unknown model 'nosuchnet'"),
     (["bench", "{tmp}", "--device", "host"], "bench: error: {tmp} is not a compiled model directory"),
 ])
