@@ -105,3 +105,15 @@ def test_admm_state_survives_a_resume(digits, tmp_path):
     for n in full_hooks.layers:
         assert torch.allclose(full_hooks.U[n], resumed_hooks.U[n], atol=1e-6)
     assert resumed_hooks.rho == full_hooks.rho and resumed_hooks.steps == full_hooks.steps
+
+
+def test_admm_works_when_a_layer_keeps_all_its_weights(digits):
+    """A searched rate of 0 on the first conv: no mask there, yet Z/U updates project every layer."""
+    model, s = fresh()
+    rates = {**uniform_rates(s, RATE), "features.0": LayerRate()}
+    hooks = AdmmHooks(model, s, "filter+column", rates, AdmmConfig(rho=0.1, update_every_steps=5), epochs=1)
+    assert "features.0" not in hooks.layers and "features.3" in hooks.layers
+    train(model, digits, TrainConfig(**{**CONFIG.__dict__, "epochs": 1, "train_limit": 320}), hooks=hooks)
+    z = hooks.Z["features.3"].reshape(32, -1)  # still in the set: 16 of 32 filters, half of the 16*9 columns
+    assert int(z.any(1).sum()) == 16 and int(z.any(0).sum()) == round(0.5 * 16 * 9)
+    assert "features.0" not in hooks.final_masks(model).layers

@@ -85,9 +85,12 @@ class AdmmHooks(TrainHooks):
 
     @torch.no_grad()
     def update(self, model: nn.Module, dual: bool = True) -> None:
-        """Z = Proj(W + U); then U = U + W - Z (skipped for the initial Z)."""
-        weights = layer_weights(model)
-        v = {n: weights[n] + self.U[n].to(weights[n].device) for n in self.layers}
+        """Z = Proj(W + U); then U = U + W - Z (skipped for the initial Z).
+
+        The projection sees every layer (it needs all weights to choose shared channels); only the pruned
+        layers in ``self.layers`` carry U, Z and the penalty.
+        """
+        v = {n: w + self.U[n].to(w.device) if n in self.U else w for n, w in layer_weights(model).items()}
         masks = self.project(v)
         for n in self.layers:
             mask = masks.layers[n]["weight"].to(v[n].device) if n in masks.layers else 1.0

@@ -4,11 +4,6 @@ Built from ``compress.pruning`` (``AdmmHooks``, ``MaskHooks``, ``project_masks``
 and the one training loop; this module only orders them, checkpoints them and reports. A callback sees
 every search step and every training epoch (progress, or a test's simulated kill).
 
-Adapter: ``AdmmHooks.update`` projects only the layers that had a mask at the start, and
-``project_masks`` needs every layer's weights, so ADMM fails as soon as one layer keeps all its weights (a
-searched rate of 0, e.g. a tiny first conv). ``_Admm`` projects all layers and keeps Z/U for the pruned
-ones; remove it once ``compress/pruning/admm.py`` does the same.
-
 >>> small, record, report = run_round(1, model, splits, Target("rate", 2.0, reference=270896), config, Path("r1"))
 """
 from __future__ import annotations
@@ -41,20 +36,6 @@ if TYPE_CHECKING:
     from .pipeline import CompressConfig
 
 Callback = Callable[[dict], None]
-
-
-class _Admm(AdmmHooks):
-    """``AdmmHooks`` whose Z/U update also works when some layers are not pruned (see the module doc)."""
-
-    @torch.no_grad()
-    def update(self, model: nn.Module, dual: bool = True) -> None:
-        weights = layer_weights(model)
-        v = {n: w + self.U[n].to(w.device) if n in self.U else w for n, w in weights.items()}
-        masks = self.project(v)
-        for n in self.layers:
-            mask = masks.layers[n]["weight"].to(v[n].device) if n in masks.layers else 1.0
-            self.Z[n] = v[n] * mask
-            self.U[n] = (v[n] - self.Z[n]) if dual else torch.zeros_like(v[n])
 
 
 class _Chain(TrainHooks):
@@ -153,7 +134,7 @@ def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rate
     acc: dict[str, float] = {}
     history: dict[str, list] = {}
     if config.admm_epochs > 0:
-        admm = _Admm(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
+        admm = AdmmHooks(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
         cb = _EpochCallback(callback, phase="admm", round=index)
         history["admm"] = _train(work, splits, config.train, config.admm_epochs, run_dir / "admm",
                                  _Chain(admm, cb), resume)
