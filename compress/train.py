@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,12 @@ def evaluate(model: nn.Module, loader, device: str = "cpu") -> dict[str, float]:
     return {"accuracy": correct / max(n, 1), "loss": loss_sum / max(n, 1), "n": n}
 
 
+def split_accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None = None,
+                   device: str = "cpu") -> float:
+    """Accuracy on the first ``limit`` images (None: all) of ``split`` ("train", "val" or "test")."""
+    return evaluate(model, splits.loader(split, 256, limit=limit, device=device), device)["accuracy"]
+
+
 def _resume_state(run_dir: Path | None, resume: bool, model: nn.Module, optimizer, hooks: TrainHooks) -> dict:
     last = run_dir / "last.pt" if run_dir else None
     if not (resume and last and last.is_file()):
@@ -167,3 +173,11 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
                 **(extra or {}), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "hooks": hooks.state_dict(), "epoch": epoch + 1, "history": history, "config": asdict(config)})
     return history
+
+
+def train_phase(model: nn.Module, splits: Splits, config: TrainConfig, epochs: int, run_dir: Path | None = None,
+                resume: bool = False, hooks: TrainHooks | None = None) -> list[dict]:
+    """``train`` for ``epochs`` epochs instead of ``config.epochs``; for 0 epochs nothing at all (no seeding)."""
+    if epochs <= 0:
+        return []
+    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir, resume=resume, hooks=hooks)

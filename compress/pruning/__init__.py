@@ -7,7 +7,7 @@
 >>> model, purification = pruning.purify(masks.apply(model).eval(), s)
 >>> small, record = pruning.compact(model, s, purification)
 """
-from .compaction import compact, replay
+from .compaction import compact, purify_and_compact, replay
 from .masks import Masks
 from .modules import ChannelGather
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
@@ -16,5 +16,5 @@ from .purification import Purification, PurifyConfig, purify
 from .structure import Structure, trace_structure
 
 __all__ = ["ChannelGather", "LayerRate", "Masks", "Purification", "PurifyConfig", "SCHEMES", "Structure",
-           "compact", "layer_weights", "project", "project_masks", "purify", "replay", "trace_structure",
-           "uniform_rates"]
+           "compact", "layer_weights", "project", "project_masks", "purify", "purify_and_compact", "replay",
+           "trace_structure", "uniform_rates"]

@@ -11,22 +11,21 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..data import Splits
-from ..train import TrainConfig, evaluate, train
+from ..train import TrainConfig, split_accuracy, train_phase
 from .accounting import compression_stats, rates_for_target
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
-from .compaction import compact
+from .compaction import purify_and_compact
 from .export import export_onnx, write_sidecar
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import check_scheme
-from .purification import PurifyConfig, purify
+from .purification import PurifyConfig
 from .structure import trace_structure
 
 METHODS = ("admm", "magnitude")
@@ -68,24 +67,6 @@ def resolve_rates(model: nn.Module, structure, config: PruneConfig) -> tuple[dic
     return rates, projected
 
 
-def _accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None, device: str) -> float:
-    return evaluate(model, splits.loader(split, 256, limit=limit, device=device), device)["accuracy"]
-
-
-def _phase(model, splits, config: TrainConfig, epochs: int, run_dir: Path | None, name: str, resume: bool,
-           hooks) -> list[dict]:
-    if epochs <= 0:
-        return []
-    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir / name if run_dir else None,
-                 resume=resume, hooks=hooks)
-
-
-@torch.no_grad()
-def _max_difference(a: nn.Module, b: nn.Module, splits: Splits, device: str) -> float:
-    x, _ = next(iter(splits.loader("test", 64, limit=64, device=device)))
-    return float((a.eval()(x) - b.eval()(x)).abs().max())
-
-
 def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | None = None,
           run_dir: str | Path | None = None, resume: bool = False) -> tuple[nn.Module, dict]:
     """Prune ``model`` (trained weights; changed in place into the masked model) and return the compacted one.
@@ -101,28 +82,26 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
     model.to(device)
     structure = trace_structure(model, shape)
     rates, projected = resolve_rates(model, structure, config)
-    acc = {"dense": _accuracy(model, splits, "test", config.eval_limit, device)}
+    acc = {"dense": split_accuracy(model, splits, "test", config.eval_limit, device)}
     history = {}
     if config.method == "admm":
         hooks = AdmmHooks(model, structure, config.scheme, rates, config.admm, config.admm_epochs)
-        history["admm"] = _phase(model, splits, config.train, config.admm_epochs, run_dir, "admm", resume, hooks)
+        history["admm"] = train_phase(model, splits, config.train, config.admm_epochs,
+                                      run_dir / "admm" if run_dir else None, resume, hooks)
         history["admm_residuals"] = hooks.residuals(model)
     masks = project_masks(structure, layer_weights(model), config.scheme, rates)  # hard pruning
     masks.apply(model)
-    acc["projected"] = _accuracy(model, splits, "test", config.eval_limit, device)
-    history["retrain"] = _phase(model, splits, config.train, config.retrain_epochs, run_dir, "retrain", resume,
-                                MaskHooks(masks))
-    acc["retrained"] = _accuracy(model, splits, "test", config.eval_limit, device)
+    acc["projected"] = split_accuracy(model, splits, "test", config.eval_limit, device)
+    history["retrain"] = train_phase(model, splits, config.train, config.retrain_epochs,
+                                     run_dir / "retrain" if run_dir else None, resume, MaskHooks(masks))
+    acc["retrained"] = split_accuracy(model, splits, "test", config.eval_limit, device)
     check = None
     if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
-        check = lambda m: _accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
-    purified, purification = purify(copy.deepcopy(model).eval(), structure, check,
-                                    PurifyConfig(tolerance=config.purify_tolerance or 0.0))
-    small, record = compact(purified, structure, purification)
-    difference = _max_difference(purified, small, splits, device)
-    if difference > 1e-3:
-        raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> 1e-3); please report this model")
-    acc["compacted"] = _accuracy(small, splits, "test", config.eval_limit, device)
+        check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
+    x, _ = next(iter(splits.loader("test", 64, limit=64, device=device)))  # compaction must not change f(x)
+    small, record, purification, difference = purify_and_compact(
+        model, structure, x, check, PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    acc["compacted"] = split_accuracy(small, splits, "test", config.eval_limit, device)
     report = {
         "arch": arch, "scheme": config.scheme, "method": config.method, "data": splits.source,
         "target": config.target, "projected_compression": projected,

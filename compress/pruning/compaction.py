@@ -8,18 +8,20 @@ a checkpoint's ``structure`` key; ``replay`` applies it to a freshly built dense
 weights, so a compacted checkpoint needs no pickled modules.
 
 >>> small, record = compact(model, structure, purification)
+>>> small, record, purification, difference = purify_and_compact(model, structure, x)  # both, output-checked
 >>> fresh = replay(build_model("resnet20"), record)
 >>> fresh.load_state_dict(small.state_dict())
 """
 from __future__ import annotations
 
 import copy
+from typing import Callable, NamedTuple
 
 import torch
 from torch import nn
 
 from .modules import ChannelGather
-from .purification import Purification
+from .purification import Purification, PurifyConfig, purify
 from .structure import Structure
 
 
@@ -139,3 +141,30 @@ def compact(model: nn.Module, structure: Structure, purification: Purification) 
         bias = modules[name].bias
         bias.add_(delta.to(bias.device, bias.dtype))
     return small.eval(), record
+
+
+class Compacted(NamedTuple):
+    """What ``purify_and_compact`` returns."""
+
+    model: nn.Module  # compacted, eval mode
+    record: dict  # compaction record against the input model
+    purification: Purification  # what purification removed
+    difference: float  # max |purified(x) - compacted(x)| on the check inputs
+
+
+def purify_and_compact(model: nn.Module, structure: Structure, inputs: torch.Tensor,
+                       check: Callable[[nn.Module], float] | None = None, config: PurifyConfig | None = None,
+                       max_difference: float = 1e-3) -> Compacted:
+    """Purify an eval-mode copy of ``model`` (not changed), compact it, and check that the compacted model
+    computes what the purified one does on ``inputs`` (a batch) to within ``max_difference``.
+
+    ``check`` and ``config`` go to ``purify`` (remnant removal while ``check`` stays within tolerance).
+    """
+    purified, purification = purify(copy.deepcopy(model).eval(), structure, check, config or PurifyConfig())
+    small, record = compact(purified, structure, purification)
+    with torch.no_grad():
+        difference = float((purified.eval()(inputs) - small.eval()(inputs)).abs().max())
+    if difference > max_difference:
+        raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> {max_difference:g}); "
+                           "please report this model")
+    return Compacted(small, record, purification, difference)

@@ -1,6 +1,6 @@
 """One round of the pipeline: search -> ADMM -> hard prune -> masked retrain -> purify -> compact.
 
-Built from ``compress.pruning`` (``AdmmHooks``, ``MaskHooks``, ``project_masks``, ``purify``, ``compact``)
+Built from ``compress.pruning`` (``AdmmHooks``, ``MaskHooks``, ``project_masks``, ``purify_and_compact``)
 and the one training loop; this module only orders them, checkpoints them and reports. A callback sees
 every search step and every training epoch (progress, or a test's simulated kill).
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -22,11 +22,11 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..counting import ModelCount, count_model
 from ..data import Splits
 from ..pruning.admm import AdmmHooks, MaskHooks
-from ..pruning.compaction import compact, replay
+from ..pruning.compaction import purify_and_compact, replay
 from ..pruning.plan import LayerRate, layer_weights, project_masks
-from ..pruning.purification import PurifyConfig, purify
+from ..pruning.purification import PurifyConfig
 from ..pruning.structure import Structure
-from ..train import TrainHooks, evaluate, train
+from ..train import TrainHooks, split_accuracy, train_phase
 from .annealing import anneal
 from .report import round_markdown
 from .searcher import ModuleLatencyFn, prepare
@@ -77,22 +77,6 @@ class _EpochCallback(TrainHooks):
             self.callback({**self.event, "epoch": epoch + 1})
 
 
-def _accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None, device: str) -> float:
-    return evaluate(model, splits.loader(split, 256, limit=limit, device=device), device)["accuracy"]
-
-
-def _train(model, splits, config, epochs: int, run_dir: Path, hooks: TrainHooks, resume: bool) -> list[dict]:
-    if epochs <= 0:
-        return []
-    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir, resume=resume, hooks=hooks)
-
-
-@torch.no_grad()
-def _max_difference(a: nn.Module, b: nn.Module, splits: Splits, device: str) -> float:
-    x, _ = next(iter(splits.loader("val", 64, limit=64, device=device)))
-    return float((a.eval()(x) - b.eval()(x)).abs().max())
-
-
 def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
     """A finished round's compacted model (its record replayed on the previous round's model) and record."""
     data = load_checkpoint(run_dir / "result.pt")
@@ -136,27 +120,24 @@ def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rate
     if config.admm_epochs > 0:
         admm = AdmmHooks(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
         cb = _EpochCallback(callback, phase="admm", round=index)
-        history["admm"] = _train(work, splits, config.train, config.admm_epochs, run_dir / "admm",
-                                 _Chain(admm, cb), resume)
-        acc["after_admm_val"] = _accuracy(work, splits, "val", check_limit, device)
+        history["admm"] = train_phase(work, splits, config.train, config.admm_epochs, run_dir / "admm", resume,
+                                      _Chain(admm, cb))
+        acc["after_admm_val"] = split_accuracy(work, splits, "val", check_limit, device)
     masks = project_masks(structure, layer_weights(work), config.scheme, rates)  # hard pruning
     masks.apply(work)
-    acc["hard_pruned_val"] = _accuracy(work, splits, "val", check_limit, device)
+    acc["hard_pruned_val"] = split_accuracy(work, splits, "val", check_limit, device)
     cb = _EpochCallback(callback, phase="retrain", round=index)
-    history["retrain"] = _train(work, splits, config.train, config.retrain_epochs, run_dir / "retrain",
-                                _Chain(MaskHooks(masks), cb), resume)
+    history["retrain"] = train_phase(work, splits, config.train, config.retrain_epochs, run_dir / "retrain", resume,
+                                     _Chain(MaskHooks(masks), cb))
     t1 = time.time()
     check = None
     if config.purify_tolerance is not None:
-        check = lambda m: _accuracy(m, splits, "val", check_limit, device)  # noqa: E731
-    purified, purification = purify(copy.deepcopy(work).eval(), structure, check,
-                                    PurifyConfig(tolerance=config.purify_tolerance or 0.0))
-    small, record = compact(purified, structure, purification)
-    difference = _max_difference(purified, small, splits, device)
-    if difference > 1e-3:
-        raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> 1e-3) in round {index}")
-    acc["val"] = _accuracy(small, splits, "val", None, device)
-    acc["test"] = _accuracy(small, splits, "test", config.eval_limit, device)
+        check = lambda m: split_accuracy(m, splits, "val", check_limit, device)  # noqa: E731
+    x, _ = next(iter(splits.loader("val", 64, limit=64, device=device)))  # compaction must not change f(x)
+    small, record, purification, _ = purify_and_compact(work, structure, x, check,
+                                                        PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    acc["val"] = split_accuracy(small, splits, "val", None, device)
+    acc["test"] = split_accuracy(small, splits, "test", config.eval_limit, device)
     return Pruned(small, record, acc, history, purification.summary(), time.time() - t1)
 
 
