@@ -7,7 +7,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from compress.checkpoint import save_checkpoint
-from compress.train import TrainConfig, evaluate, train
+from compress.train import TrainConfig, evaluate, setup_torch, train
 
 from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
 
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
+    setup_torch(args.seed, args.threads)  # --seed fixes the initial weights too, whatever ran before
     model = load_model(args, splits)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if hasattr(args, f.name)}, progress=not args.no_progress)
