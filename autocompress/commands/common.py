@@ -4,11 +4,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
+from typing import Any
+
 from torch import nn
 
 from compress.data import Splits, load_data
 from compress.models import MODELS
+from compress.pruning.admm import AdmmConfig
+from compress.pruning.projection import SCHEMES
 from compress.restore import restore_model
+from compress.train import TrainConfig
 
 
 def add_model_args(parser: argparse.ArgumentParser, default: str | None = "small_cnn") -> None:
@@ -28,6 +34,59 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     parser.add_argument("--device", default="cpu", help="torch device for training/evaluation: cpu or cuda")
+
+
+def add_model_data_args(parser: argparse.ArgumentParser) -> None:
+    """Model, data and runtime flags: what every command that loads a model and data takes."""
+    add_model_args(parser)
+    add_data_args(parser)
+    add_runtime_args(parser)
+
+
+def add_run_args(parser: argparse.ArgumentParser, command: str | None,
+                 resume: str = "continue a killed run in OUT") -> None:
+    """--out (when ``command`` names the default folder runs/COMMAND-MODEL), --resume, --no-progress, --json."""
+    if command:
+        parser.add_argument("--out", default=None, help=f"run folder (default: runs/{command}-MODEL)")
+    parser.add_argument("--resume", action="store_true", help=resume)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES), help="pruning scheme")
+
+
+def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> None:
+    """Epochs, training and ADMM settings, purification and evaluation limits of ADMM pruning.
+
+    ``defaults``: a ``PruneConfig`` or ``CompressConfig`` (both have these fields); ``pruning_budget`` reads them back.
+    """
+    parser.add_argument("--admm-epochs", type=int, default=defaults.admm_epochs,
+                        help="epochs of ADMM-regularised training (per round in 'compress')")
+    parser.add_argument("--retrain-epochs", type=int, default=defaults.retrain_epochs,
+                        help="epochs of masked retraining after hard pruning (per round in 'compress')")
+    parser.add_argument("--train-limit", type=int, default=None, help="train on a fixed subset of this many images")
+    parser.add_argument("--eval-limit", type=int, default=None, help="report test accuracy on this many images")
+    parser.add_argument("--lr", type=float, default=defaults.train.lr, help="peak learning rate of ADMM and retraining")
+    parser.add_argument("--batch-size", type=int, default=defaults.train.batch_size,
+                        help="batch size of ADMM and retraining")
+    for f in fields(AdmmConfig):  # --rho, --rho-factor, --rho-stages, --update-every-steps
+        flag, default = f"--{f.name.replace('_', '-')}", getattr(defaults.admm, f.name)
+        parser.add_argument(flag, type=type(f.default), default=default, help="ADMM setting (see AdmmConfig)")
+    parser.add_argument("--purify-tolerance", type=float, default=defaults.purify_tolerance,
+                        help="validation-accuracy drop allowed for remnant removal; negative skips it")
+
+
+def pruning_budget(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``PruneConfig`` / ``CompressConfig`` fields that ``add_pruning_budget_args`` (and the runtime,
+    data and run flags) describe, as keyword arguments."""
+    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
+                        threads=args.threads, device=args.device, progress=not args.no_progress)
+    return {"admm_epochs": args.admm_epochs, "retrain_epochs": args.retrain_epochs, "train": train,
+            "admm": AdmmConfig(**{f.name: getattr(args, f.name) for f in fields(AdmmConfig)}),
+            "purify_tolerance": None if args.purify_tolerance < 0 else args.purify_tolerance,
+            "eval_limit": args.eval_limit}
 
 
 def load_splits(args: argparse.Namespace) -> Splits:

@@ -5,15 +5,13 @@ import argparse
 
 from compress.train import evaluate, setup_torch
 
-from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+from .common import add_model_data_args, load_model, load_splits, print_json
 
 HELP = "Evaluate a model's accuracy on the test (or validation) split."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_args(parser)
-    add_data_args(parser)
-    add_runtime_args(parser)
+    add_model_data_args(parser)
     parser.add_argument("--split", default="test", choices=("test", "val", "train"), help="which split to score")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--limit", type=int, default=None, help="score a fixed seeded subset of this many images")

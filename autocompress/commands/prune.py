@@ -3,26 +3,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
 from pathlib import Path
 
-from compress.pruning.admm import AdmmConfig
 from compress.pruning.api import METHODS, PruneConfig, prune
 from compress.pruning.plan import LayerRate
-from compress.pruning.projection import SCHEMES
-from compress.train import TrainConfig
 
-from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_scheme_arg, load_model,
+                     load_splits, print_json, pruning_budget)
 
 HELP = ("Prune a trained model (ADMM or one-shot magnitude, then masked retraining), purify and compact it; "
         "writes model.pt (compacted), model.onnx, structure.json, report.json and report.md.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_args(parser)
-    add_data_args(parser)
-    add_runtime_args(parser)
-    parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES))
+    add_model_data_args(parser)
+    add_scheme_arg(parser)
     parser.add_argument("--method", default="admm", choices=list(METHODS))
     parser.add_argument("--rate", type=float, help="uniform rate of the scheme (both rates for filter+column)")
     parser.add_argument("--filter-rate", type=float, help="uniform filter rate on every conv")
@@ -30,22 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", help="per-layer rates, JSON text or a .json file: {layer: rate | [filter, column] | "
                                         "{filter, column, weight}}; residual groups take their smallest filter rate")
     parser.add_argument("--target", type=float, help="compression target (e.g. 4): picks the uniform rate")
-    parser.add_argument("--admm-epochs", type=int, default=PruneConfig.admm_epochs)
-    parser.add_argument("--retrain-epochs", type=int, default=PruneConfig.retrain_epochs)
-    parser.add_argument("--train-limit", type=int, default=None, help="train on a fixed subset of this many images")
-    parser.add_argument("--eval-limit", type=int, default=None, help="report accuracy on this many test images")
-    parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate of both phases")
-    parser.add_argument("--batch-size", type=int, default=128)
-    for f in fields(AdmmConfig):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default,
-                            help="ADMM setting (see compress.pruning.admm.AdmmConfig)")
-    parser.add_argument("--purify-tolerance", type=float, default=0.002,
-                        help="validation-accuracy drop allowed for remnant removal; negative skips it")
+    add_pruning_budget_args(parser, PruneConfig())
     parser.add_argument("--no-export", action="store_true", help="skip model.onnx and structure.json")
-    parser.add_argument("--out", default=None, help="run folder (default: runs/prune-MODEL)")
-    parser.add_argument("--resume", action="store_true", help="continue a killed run in OUT")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    add_run_args(parser, "prune")
 
 
 def _uniform(args: argparse.Namespace) -> LayerRate | None:
@@ -75,13 +57,8 @@ def _per_layer(text: str | None, scheme: str) -> dict[str, LayerRate]:
 
 def config_from_args(args: argparse.Namespace) -> PruneConfig:
     """The PruneConfig the flags describe."""
-    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
-                        threads=args.threads, device=args.device, progress=not args.no_progress)
-    admm = AdmmConfig(**{f.name: getattr(args, f.name) for f in fields(AdmmConfig)})
     return PruneConfig(scheme=args.scheme, method=args.method, rate=_uniform(args), rates=_per_layer(args.rates, args.scheme),
-                       target=args.target, admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
-                       admm=admm, train=train, eval_limit=args.eval_limit, export=not args.no_export,
-                       purify_tolerance=args.purify_tolerance if args.purify_tolerance >= 0 else None)
+                       target=args.target, export=not args.no_export, **pruning_budget(args))
 
 
 def run(args: argparse.Namespace) -> int:

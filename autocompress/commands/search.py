@@ -6,21 +6,21 @@ from pathlib import Path
 
 import torch
 
-from compress.pruning.projection import SCHEMES
 from compress.search import QuickEvalConfig, SearchConfig, Target, search
 
-from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+from .common import add_model_data_args, add_run_args, add_scheme_arg, load_model, load_splits, print_json
 
 HELP = ("Search per-layer pruning rates (simulated annealing over quick evaluations on the validation split) "
         "that meet one compression target; prints the rates (use them with 'autocompress prune --rates').")
 
 
 def add_search_args(parser: argparse.ArgumentParser) -> None:
-    """Target, scheme, annealing and quick-evaluation flags (shared with 'compress')."""
+    """Target, scheme, annealing and quick-evaluation flags (shared with 'compress'; --no-progress comes from
+    ``add_run_args``)."""
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--target-rate", type=float, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
     target.add_argument("--target-macs", type=float, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
-    parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES))
+    add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
     parser.add_argument("--candidates", type=int, default=s.candidates, help="annealing steps (one candidate each)")
     parser.add_argument("--t-start", type=float, default=s.t_start, help="initial temperature, in accuracy units")
@@ -31,7 +31,6 @@ def add_search_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-images", type=int, default=q.val_images, help="validation images per candidate")
     parser.add_argument("--recal-batches", type=int, default=q.recalibrate_batches,
                         help="training batches for BatchNorm recalibration per candidate (0: off)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def search_config(args: argparse.Namespace) -> SearchConfig:
@@ -48,13 +47,10 @@ def final_target(args: argparse.Namespace) -> tuple[str, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_args(parser)
-    add_data_args(parser)
-    add_runtime_args(parser)
+    add_model_data_args(parser)
     add_search_args(parser)
     parser.add_argument("--log", default=None, help="JSONL log of every step (needed for --resume)")
-    parser.add_argument("--resume", action="store_true", help="replay --log and continue a killed search")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_run_args(parser, None, resume="replay --log and continue a killed search")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,24 +9,19 @@ from pathlib import Path
 from compress.checkpoint import save_checkpoint
 from compress.train import TrainConfig, evaluate, setup_torch, train
 
-from .common import add_data_args, add_model_args, add_runtime_args, load_model, load_splits, print_json
+from .common import add_model_data_args, add_run_args, load_model, load_splits, print_json
 
 HELP = "Train (or fine-tune from --weights) a model; writes last.pt every epoch and model.pt + report.json at the end."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_args(parser)
-    add_data_args(parser)
-    add_runtime_args(parser)
+    add_model_data_args(parser)
     defaults = TrainConfig()
     for name in ("epochs", "lr", "momentum", "weight_decay", "batch_size", "label_smoothing", "warmup_epochs",
                  "train_limit"):
         kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name))
-    parser.add_argument("--out", default=None, help="run folder (default: runs/train-MODEL)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--json", action="store_true", help="print the final report as one JSON object")
+    add_run_args(parser, "train", resume="continue from OUT/last.pt")
 
 
 def run(args: argparse.Namespace) -> int:
