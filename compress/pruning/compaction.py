@@ -143,6 +143,14 @@ def compact(model: nn.Module, structure: Structure, purification: Purification) 
     return small.eval(), record
 
 
+@torch.no_grad()
+def _max_difference(a: nn.Module, b: nn.Module, inputs: torch.Tensor) -> float:
+    """Max abs output difference, computed on CPU copies in float32: GPU convolutions may use TF32
+    (about 1e-2 error on logits), which would hide or fake a compaction error."""
+    x = inputs.detach().float().cpu()
+    return float((copy.deepcopy(a).float().cpu().eval()(x) - copy.deepcopy(b).float().cpu().eval()(x)).abs().max())
+
+
 class Compacted(NamedTuple):
     """What ``purify_and_compact`` returns."""
 
@@ -162,8 +170,7 @@ def purify_and_compact(model: nn.Module, structure: Structure, inputs: torch.Ten
     """
     purified, purification = purify(copy.deepcopy(model).eval(), structure, check, config or PurifyConfig())
     small, record = compact(purified, structure, purification)
-    with torch.no_grad():
-        difference = float((purified.eval()(inputs) - small.eval()(inputs)).abs().max())
+    difference = _max_difference(purified, small, inputs)
     if difference > max_difference:
         raise RuntimeError(f"compaction changed the outputs by {difference:.2e} (> {max_difference:g}); "
                            "please report this model")

@@ -32,6 +32,7 @@ def kept(n: int, rate: float) -> int:
 def _top(scores: torch.Tensor, k: int, live: torch.Tensor | None = None) -> torch.Tensor:
     """Boolean mask of the ``k`` largest scores (ties broken by index), restricted to ``live`` entries."""
     if live is not None:
+        live = live.to(scores.device)
         scores = torch.where(live, scores, torch.full_like(scores, -1.0))
         k = min(k, int(live.sum()))
     keep = torch.zeros_like(scores, dtype=torch.bool)
