@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
-COMMANDS = ("train", "eval", "info", "prune", "search", "compress", "compile", "bench")
+COMMANDS = ("run", "train", "eval", "info", "prune", "search", "compress", "compile", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -86,3 +86,13 @@ def count_instructions(argv: list[str], classes: bool = False, qemu: str = "qemu
             raise RuntimeError(f"the instruction-count plugin wrote nothing for {argv[0]}: {proc.stderr.strip()[-300:]}")
         data = json.loads(out.read_text())
     return InstructionCount(int(data["instructions"]), {k: int(v) for k, v in data["classes"].items()})
+
+
+def instructions_per_inference(binary: str | Path, runs: int = 4, classes: bool = False) -> InstructionCount:
+    """Executed instructions of one inference of a compiled AArch64 bench binary: the count of ``runs + 1``
+    inferences minus the count of one (start-up, weight loading and input generation cancel out), over ``runs``."""
+    base = [str(binary), "--warmup", "0", "--runs"]
+    one = count_instructions(base + ["1"], classes)
+    more = count_instructions(base + [str(runs + 1)], classes)
+    delta = more - one
+    return InstructionCount(delta.instructions // runs, {k: v // runs for k, v in delta.classes.items()})

@@ -57,3 +57,18 @@ def test_weighting_needs_classes_and_known_names():
         InstructionCount(10).weighted({})
     with pytest.raises(ValueError, match="unknown instruction classes \\['fma'\\]"):
         InstructionCount(10, {"load": 10}).weighted({"fma": 2.0})
+
+
+def test_per_inference_count_of_a_compiled_model_is_stable(tmp_path):
+    """A real compiled model: per-inference instructions repeat to 0.1%, and a smaller model needs fewer."""
+    from codegen import compile_model
+    from compress.models.small_cnn import SmallCNN
+    from runtime.insn_count import instructions_per_inference
+
+    counts = {}
+    for width in (4, 16):
+        model = SmallCNN(width=width).eval()
+        compiled = compile_model(model, "linux-aarch64", tmp_path / f"w{width}", input_shape=(1, 1, 8, 8))
+        counts[width] = [instructions_per_inference(compiled.binary, runs=2).instructions for _ in range(2)]
+    assert abs(counts[16][0] - counts[16][1]) <= 0.001 * counts[16][0]
+    assert counts[4][0] < counts[16][0] / 4

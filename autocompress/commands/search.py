@@ -14,10 +14,10 @@ HELP = ("Search per-layer pruning rates (simulated annealing over quick evaluati
         "that meet one compression target; prints the rates (use them with 'autocompress prune --rates').")
 
 
-def add_search_args(parser: argparse.ArgumentParser) -> None:
-    """Target, scheme, annealing and quick-evaluation flags (shared with 'compress'; --no-progress comes from
-    ``add_run_args``)."""
-    target = parser.add_mutually_exclusive_group(required=True)
+def add_search_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """Target, scheme, annealing and quick-evaluation flags (shared with 'compress' and 'run'; --no-progress
+    comes from ``add_run_args``)."""
+    target = parser.add_mutually_exclusive_group(required=required)
     target.add_argument("--target-rate", type=float, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
     target.add_argument("--target-macs", type=float, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
     add_scheme_arg(parser)

@@ -1,0 +1,54 @@
+"""``autocompress run``: the whole job in one command."""
+from __future__ import annotations
+
+import argparse
+
+from autocompress.pipeline import RunConfig, run_pipeline
+from compress.search import CompressConfig
+
+from .common import add_data_args, add_model_args, add_pruning_budget_args, add_run_args, print_json, pruning_budget
+from .search import add_search_args, quick_config, search_config
+
+HELP = ("The whole job: train a baseline (or take --weights), compress it in rounds of growing targets, compile "
+        "the dense and the compressed model for --target, bench both on --device (checked against onnxruntime), "
+        "and write OUT/report.md (+ JSON and PNG plots). Default: digits, small CNN, 4x fewer weights, host.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = RunConfig()
+    add_model_args(parser, default=defaults.model)
+    add_data_args(parser)
+    parser.add_argument("--baseline-epochs", type=int, default=defaults.baseline_epochs,
+                        help="epochs of the baseline trained when --weights is not given")
+    add_search_args(parser, required=False)
+    parser.add_argument("--rounds", type=int, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
+    add_pruning_budget_args(parser, defaults.compress)
+    parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
+    parser.add_argument("--device", default=defaults.device,
+                        help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")
+    parser.add_argument("--runs", type=int, default=defaults.runs, help="timed runs per binary")
+    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads of the binary")
+    parser.add_argument("--torch-device", default=defaults.torch_device, help="where training runs: cpu or cuda")
+    add_run_args(parser, "run")
+
+
+def run(args: argparse.Namespace) -> int:
+    target_rate = args.target_rate if args.target_rate or args.target_macs else RunConfig().compress.target_rate
+    budget = pruning_budget(argparse.Namespace(**{**vars(args), "device": args.torch_device, "threads": None}))
+    compress = CompressConfig(target_rate=target_rate, target_macs=args.target_macs, rounds=args.rounds,
+                              scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), **budget)
+    config = RunConfig(model=args.model, data=args.data, weights=args.weights, baseline_epochs=args.baseline_epochs,
+                       compress=compress, target=args.target, device=args.device, runs=args.runs,
+                       threads=args.threads, seed=args.seed, torch_device=args.torch_device)
+    out = args.out or f"runs/run-{args.model}"
+    report = run_pipeline(config, out, resume=args.resume)
+    if args.json:
+        print_json(report)
+        return 0
+    final, bench = report["final"], report["bench"]["compressed"]
+    latency = ("emulated" if bench["emulated"] else f"{bench['median_ms']:.3f} ms median "
+               f"(dense {report['bench']['dense']['median_ms']:.3f} ms)")
+    print(f"{report['arch']}: test accuracy {report['baseline_test_accuracy']:.4f} -> {final['test_accuracy']:.4f}, "
+          f"{final['compression_rate']:.2f}x fewer weights, {final['mac_reduction']:.2f}x fewer MACs, "
+          f"{latency} on {args.device}; report {out}/report.md")
+    return 0

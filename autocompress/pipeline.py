@@ -1,0 +1,106 @@
+"""The whole job in one call: baseline -> multi-round compression -> compile -> bench -> report.
+
+>>> report = run_pipeline(RunConfig(model="small_cnn", data="digits", target_rate=4.0), out="runs/run")
+>>> report["bench"]["compressed"]["median_ms"], report["final"]["test_accuracy"]
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from compress.checkpoint import save_checkpoint
+from compress.counting import count_model
+from compress.data import Splits, load_data
+from compress.restore import restore_model
+from compress.search import CompressConfig, autocompress
+from compress.train import TrainConfig, evaluate, train
+
+from .report import write_report
+
+
+@dataclass
+class RunConfig:
+    """Settings of ``autocompress run``; every field has a CLI flag of the same name."""
+
+    model: str = "small_cnn"  # registry architecture
+    data: str = "digits"  # data source (see compress.data.load_data)
+    weights: str | None = None  # trained weights; None trains a baseline first
+    baseline_epochs: int = 15  # epochs of the baseline when no weights are given
+    compress: CompressConfig = field(default_factory=lambda: CompressConfig(target_rate=4.0, rounds=2))
+    target: str = "host"  # compile target: host, linux-aarch64, android-arm64
+    device: str = "host"  # bench device: host, qemu, adb[:SERIAL]
+    runs: int = 50  # timed runs per binary
+    threads: int = 1  # threads of the binary
+    seed: int = 0
+    torch_device: str = "cpu"  # where training runs
+
+
+def step(index: int, total: int, text: str) -> None:
+    """One progress line per pipeline step (training and search show their own bars)."""
+    print(f"[{index}/{total}] {text}", file=sys.stderr, flush=True)
+
+
+def baseline(config: RunConfig, splits: Splits, out: Path, resume: bool) -> tuple[nn.Module, str]:
+    """The trained model to compress: ``config.weights``, or a baseline trained (and checkpointed) here."""
+    if config.weights:
+        return restore_model(config.weights, config.model, splits.num_classes, splits.input_shape[0])
+    model, arch = restore_model(None, config.model, splits.num_classes, splits.input_shape[0])
+    meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
+    train_config = TrainConfig(epochs=config.baseline_epochs, seed=config.seed, device=config.torch_device)
+    train(model, splits, train_config, run_dir=out / "baseline", resume=resume, extra=meta)
+    save_checkpoint(out / "baseline" / "model.pt", {**meta, "state_dict": model.state_dict()})
+    return model.cpu(), arch
+
+
+def compile_and_bench(models: dict[str, nn.Module], config: RunConfig, input_shape: tuple, out: Path) -> dict:
+    """Compile each model for the target, bench it on the device (checked against onnxruntime first)."""
+    from codegen import compile_model
+    from runtime import get_device
+
+    device, results = get_device(config.device), {}
+    for name, model in models.items():
+        compiled = compile_model(model.eval(), config.target, out / f"binary-{name}", input_shape=(1, *input_shape),
+                                 name=f"{config.model}-{name}")
+        result = device.bench(compiled, runs=config.runs, threads=config.threads).to_dict()
+        result |= {"binary": str(compiled.binary), "binary_bytes": compiled.info["binary_bytes"]}
+        if result["emulated"] and config.target != "host":
+            from runtime.insn_count import instructions_per_inference
+
+            result["emulated_instructions_per_inference"] = instructions_per_inference(compiled.binary).instructions
+        results[name] = result
+    return results
+
+
+def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
+    """Run the whole job into ``out``; returns the report (also written as report.json/.md and plots)."""
+    out, t0 = Path(out), time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    splits = load_data(config.data, seed=config.seed)
+    step(1, 5, f"baseline {config.model} on {splits.source}")
+    dense, arch = baseline(config, splits, out, resume)
+    dense_test = evaluate(dense.eval(), splits.loader("test", 256))["accuracy"]
+    step(2, 5, f"compress to {config.compress.final_target()} in {config.compress.rounds} round(s)")
+    config.compress.train.device = config.torch_device
+    small, compress_report = autocompress(dense, splits, config.compress, out=out / "compress", resume=resume,
+                                          arch=arch)
+    step(3, 5, f"compile dense and compressed models for {config.target}, bench on {config.device}")
+    bench = compile_and_bench({"dense": dense, "compressed": small}, config, splits.input_shape, out)
+    step(4, 5, "report")
+    report = {
+        "config": asdict(config), "data": splits.source, "arch": arch, "baseline_test_accuracy": dense_test,
+        "rounds": compress_report["rounds"], "final": compress_report["final"], "bench": bench,
+        "layers": {"dense": count_model(dense, splits.input_shape).to_dict()["layers"],
+                   "compressed": count_model(small, splits.input_shape).to_dict()["layers"]},
+        "files": {"checkpoint": str(out / "compress" / "model.pt"), "onnx": str(out / "binary-compressed" / "model.onnx"),
+                  "binary": bench["compressed"]["binary"]},
+        "seconds": time.time() - t0,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    write_report(report, out)
+    step(5, 5, f"done in {report['seconds']:.0f} s: {out / 'report.md'}")
+    return report
