@@ -5,26 +5,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import BasicBlock
 
-class BasicBlock(nn.Module):
-    """Two 3x3 conv+BN layers; a 1x1 conv+BN shortcut when the shape changes."""
 
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or in_planes != planes:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+def block_b(in_planes: int, planes: int, stride: int) -> BasicBlock:
+    """A basic block with an identity or 1x1 conv+BN (option B) shortcut."""
+    shortcut = nn.Sequential()
+    if stride != 1 or in_planes != planes:
+        shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
+    return BasicBlock(in_planes, planes, stride, shortcut)
 
 
 class ResNet18(nn.Module):
@@ -37,7 +26,7 @@ class ResNet18(nn.Module):
         widths, strides = (64, 128, 256, 512), (1, 2, 2, 2)
         in_planes, stages = 64, []
         for planes, stride in zip(widths, strides):
-            stages.append(nn.Sequential(BasicBlock(in_planes, planes, stride), BasicBlock(planes, planes, 1)))
+            stages.append(nn.Sequential(block_b(in_planes, planes, stride), block_b(planes, planes, 1)))
             in_planes = planes
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks import BasicBlock
+
 
 class PadShortcut(nn.Module):
     """Option-A shortcut: subsample by 2 and zero-pad the new channels, split evenly before and after."""
@@ -21,24 +23,13 @@ class PadShortcut(nn.Module):
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad_before, self.pad_after))
 
 
-class BasicBlockA(nn.Module):
-    """Two 3x3 conv+BN layers and an identity or option-A shortcut."""
-
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or in_planes != planes:
-            extra = planes - in_planes
-            self.shortcut = PadShortcut(extra // 2, extra - extra // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + self.shortcut(x))
+def block_a(in_planes: int, planes: int, stride: int) -> BasicBlock:
+    """A basic block with an identity or option-A (zero-padding) shortcut."""
+    shortcut: nn.Module = nn.Identity()
+    if stride != 1 or in_planes != planes:
+        extra = planes - in_planes
+        shortcut = PadShortcut(extra // 2, extra - extra // 2)
+    return BasicBlock(in_planes, planes, stride, shortcut)
 
 
 class ResNetCifar(nn.Module):
@@ -59,8 +50,8 @@ class ResNetCifar(nn.Module):
 
     @staticmethod
     def _stage(in_planes: int, planes: int, n: int, stride: int) -> nn.Sequential:
-        blocks = [BasicBlockA(in_planes, planes, stride)]
-        blocks += [BasicBlockA(planes, planes, 1) for _ in range(n - 1)]
+        blocks = [block_a(in_planes, planes, stride)]
+        blocks += [block_a(planes, planes, 1) for _ in range(n - 1)]
         return nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
