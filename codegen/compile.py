@@ -18,6 +18,7 @@ import onnx
 
 from . import frontend
 from .blob import WEIGHTS_BIN, model_hash, write_asm, write_blob
+from .conv_rewrite import rewrite_layers
 from .driver import DriverInfo, render_driver
 from .errors import CodegenError
 from .lower import build_kernels, lower, to_relax
@@ -27,6 +28,7 @@ from .toolchain import BENCH_DIR, bench_sources, get_toolchain, link_executable
 
 COMPILE_JSON = "compile.json"
 ONNX_NAME = "model.onnx"
+SCHEDULES = ("auto", "none")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,8 @@ class CompiledModel:
 
 
 def compile_model(model, target: str = "host", out_dir: str | Path = "compiled", *, input_shape=None,
-                  name: str | None = None, mattr=(), mcpu: str | None = None) -> CompiledModel:
+                  name: str | None = None, mattr=(), mcpu: str | None = None,
+                  schedule: str = "auto") -> CompiledModel:
     """Compile a model into one static executable for ``target``.
 
     Parameters
@@ -90,7 +93,10 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     mattr : sequence of str
         Extra LLVM CPU features, e.g. ``("+dotprod",)``.
     mcpu : str, optional
-        LLVM CPU name.
+        LLVM CPU name (the host target defaults to this machine's CPU).
+    schedule : str
+        ``auto``: convolutions and linear layers get the project's kernels, specialised to their nonzero
+        taps and filters; ``none``: TVM's default lowering for every operator (the unscheduled baseline).
 
     Returns
     -------
@@ -109,7 +115,12 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     src = out_dir / "src"
     src.mkdir(parents=True, exist_ok=True)
     onnx.save(onnx_model, str(out_dir / ONNX_NAME))
-    lowered = lower(to_relax(onnx_model), spec)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
+    relax_mod, layers = to_relax(onnx_model), []
+    if schedule == "auto":
+        relax_mod, layers = rewrite_layers(relax_mod, *spec.vector_shape())
+    lowered = lower(relax_mod, spec)
     plan = build_plan(lowered)
     kernels = build_kernels(lowered, spec, src / "kernels.o")
     blob = write_blob(plan, src / WEIGHTS_BIN)
@@ -125,6 +136,7 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
         "binary_bytes": binary.stat().st_size, "weights_bytes": plan.weights_bytes,
         "arena_bytes": sum(plan.arenas), "compile_seconds": round(time.perf_counter() - start, 3),
         "input_shape": list(plan.input.shape), "output_shape": list(plan.output.shape), "model_hash": digest,
+        "schedule": schedule, "layers": layers,
     }
     (out_dir / COMPILE_JSON).write_text(json.dumps(info, indent=2) + "\n")
     return CompiledModel(out_dir, info)

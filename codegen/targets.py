@@ -19,9 +19,18 @@ class TargetSpec:
         """The ``tvm.target.Target`` built from the dict."""
         return tvm.target.Target(self.llvm)
 
+    def vector_shape(self) -> tuple[int, int]:
+        """(float32 lanes per vector register, number of vector registers) the kernels tile for."""
+        if self.arch == "aarch64":
+            return 4, 32  # NEON: 32 x 128-bit
+        features = tvm.target.codegen.llvm_get_cpu_features(self.tvm_target())
+        if "avx512f" in features:
+            return 16, 32
+        return (8, 16) if "avx2" in features else (4, 16)
+
 
 _BASE = {
-    "host": TargetSpec("host", {"kind": "llvm"}, True, "x86_64"),
+    "host": TargetSpec("host", {"kind": "llvm", "mcpu": tvm.target.codegen.llvm_get_system_cpu()}, True, "x86_64"),
     "linux-aarch64": TargetSpec("linux-aarch64", {"kind": "llvm", "mtriple": "aarch64-linux-gnu",
                                                   "mattr": ["+neon"]}, False, "aarch64"),
     "android-arm64": TargetSpec("android-arm64", {"kind": "llvm", "mtriple": "aarch64-linux-android",

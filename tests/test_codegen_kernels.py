@@ -1,0 +1,107 @@
+"""The specialised conv/linear kernels, one at a time, in process: every shape, mask and epilogue the models
+need, plus odd ones (channel counts off the vector width, a single kept column, pruned filters, the channel-table
+gather), against torch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import tvm
+
+from codegen.kernels import RUN_BUDGET, ConvSpec, choose_tile, conv_kernel, order_taps, pack
+from codegen.structure import conv_spec, kept_structure
+from codegen.targets import get_target
+
+HOST = get_target("host")
+
+
+def _layer(c, h, w, f, k, stride, pad, keep, seed, zero_filters=0, single_column=False):
+    rng = np.random.default_rng(seed)
+    weight = rng.standard_normal((f, c, k, k)).astype(np.float32)
+    if single_column:
+        mask = np.zeros((c, k, k), bool)
+        mask[rng.integers(c), rng.integers(k), rng.integers(k)] = True
+    else:
+        mask = rng.random((c, k, k)) < keep
+    weight *= mask[None]
+    weight[rng.permutation(f)[:zero_filters]] = 0
+    return weight, rng.standard_normal(f).astype(np.float32), rng.standard_normal((1, c, h, w)).astype(np.float32)
+
+
+def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None):
+    lanes, registers = (lanes, 32) if lanes else HOST.vector_shape()
+    spec = conv_spec(weight, x.shape[1:], (stride, stride), (pad,) * 4, residual is not None, relu)
+    tile = choose_tile(spec.pixels, lanes, registers)
+    packed = pack(spec, tile, weight, bias)
+    out_shape = (1, spec.filters, spec.out_height, spec.out_width)
+    func = conv_kernel(spec, tile, "conv", packed.zero_bias, x.shape, out_shape)
+    kernel = tvm.compile(tvm.IRModule({"conv": func}), target=HOST.tvm_target()).mod["conv"]
+    args = [x, *packed.arrays] + ([residual] if residual is not None else []) + [np.zeros(out_shape, np.float32)]
+    tensors = [tvm.runtime.tensor(a) for a in args]
+    kernel(*tensors)
+    return tensors[-1].numpy(), spec, tile
+
+
+def _reference(weight, bias, x, stride, pad, residual, relu):
+    out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(weight), torch.from_numpy(bias),
+                                     stride, pad).numpy()
+    out = out + residual if residual is not None else out
+    return np.maximum(out, 0) if relu else out
+
+
+CASES = {  # c, h, w, f, k, stride, pad, keep, extra
+    "resnet-3x3": (16, 32, 32, 16, 3, 1, 1, 1.0, {}),
+    "odd-channels-stride2": (5, 7, 9, 7, 3, 2, 1, 0.5, {}),
+    "filters-off-vector-width": (3, 6, 6, 17, 3, 1, 1, 1.0, {}),
+    "single-kept-column": (8, 8, 8, 12, 3, 1, 1, 0.0, {"single_column": True}),
+    "pruned-filters": (6, 8, 8, 9, 3, 1, 1, 0.6, {"zero_filters": 3}),
+    "1x1-stride2": (16, 16, 16, 32, 1, 2, 0, 1.0, {}),
+    "1x1-identity": (24, 8, 8, 20, 1, 1, 0, 1.0, {}),
+    "small-image-filter-tiles": (40, 2, 2, 37, 3, 1, 1, 0.7, {}),
+    "channel-table-gather": (48, 6, 6, 10, 3, 1, 1, 0.5, {}),
+}
+
+
+@pytest.mark.parametrize("epilogue", ["plain", "relu", "residual+relu"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_kernel_matches_torch(case, epilogue):
+    c, h, w, f, k, stride, pad, keep, extra = CASES[case]
+    weight, bias, x = _layer(c, h, w, f, k, stride, pad, keep, seed=len(case), **extra)
+    relu = epilogue != "plain"
+    out_hw = ((h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1)
+    residual = np.random.default_rng(1).standard_normal((1, f, *out_hw)).astype(np.float32) \
+        if "residual" in epilogue else None
+    got, spec, tile = _run_kernel(weight, bias, x, stride, pad, residual, relu)
+    want = _reference(weight, bias, x, stride, pad, residual, relu)
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+    assert spec.useful_macs == int((weight != 0).any(axis=0).sum()) * len(spec.rows) * spec.pixels
+    if case == "channel-table-gather":
+        assert not spec.straight_line and len(spec.runs) > RUN_BUDGET
+    if case == "small-image-filter-tiles":
+        assert tile.mode == "filters"
+
+
+def test_neon_tiles_match_torch_on_host():
+    """The ARM64 tiles (4 lanes, 32 registers) computed on the host: same numbers."""
+    weight, bias, x = _layer(13, 10, 10, 11, 3, 1, 1, 0.5, seed=3)
+    got, _, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=4)
+    assert tile.block == 4 and tile.width == 16
+    assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
+
+
+def test_structure_detection_finds_zero_columns_and_filters():
+    weight = np.ones((4, 3, 3, 3), np.float32)
+    weight[:, 1] = 0  # input channel 1: every tap pruned
+    weight[:, 0, 0, 2] = 0  # one column
+    weight[2] = 0  # one filter
+    taps, rows = kept_structure(weight)
+    assert rows == (0, 1, 3)
+    assert len(taps) == 27 - 9 - 1 and (0, 0, 2) not in taps and all(c != 1 for c, _, _ in taps)
+    assert list(taps) == sorted(taps, key=lambda t: (t[1], t[2], t[0]))
+
+
+def test_runs_group_consecutive_channels():
+    spec = ConvSpec(6, 4, 4, 2, (3, 3), (1, 1), (1, 1, 1, 1),
+                    order_taps([(0, 0, 0), (1, 0, 0), (2, 0, 0), (4, 0, 0), (0, 1, 1)]), (0, 1))
+    assert [(r.kh, r.kw, r.c0, r.count, r.t0) for r in spec.runs] == [(0, 0, 0, 3, 0), (0, 0, 4, 1, 3),
+                                                                      (1, 1, 0, 1, 4)]
