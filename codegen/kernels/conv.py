@@ -14,8 +14,8 @@ import tvm
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 
-from .gather import emit_gather
-from .gemm import emit_gemm
+from .gather import make_gather
+from .gemm import emit_tiles, tile_shape
 from .spec import ConvSpec
 from .tile import Tile
 
@@ -106,26 +106,28 @@ def _body(spec: ConvSpec, tile: Tile, zero_bias, x, consts, res, out) -> None:
         return T.max(value, T.float32(0)) if spec.relu else value
 
     if spec.rows:
-        col = _gathered(spec, x, channels)
+        gather = _gather(spec, tile, x, channels)
         direct = spec.rows == tuple(range(spec.filters))
         if direct:
-            emit_gemm(spec, tile, col, w, bias, lambda r, p, v: T.buffer_store(out2, epilogue(r, p, v), [r, p]))
+            emit_tiles(spec, tile, w, bias, gather, lambda r, p, v: T.buffer_store(out2, epilogue(r, p, v), [r, p]))
         else:
             tmp = T.alloc_buffer((len(spec.rows), spec.pixels), "float32")
-            emit_gemm(spec, tile, col, w, bias, lambda r, p, v: T.buffer_store(tmp, v, [r, p]))
+            emit_tiles(spec, tile, w, bias, gather, lambda r, p, v: T.buffer_store(tmp, v, [r, p]))
             for r, f in enumerate(spec.rows):
                 _copy_row(spec.pixels, lambda p: T.buffer_store(out2, epilogue(f, p, tmp[r, p]), [f, p]))
     for f, value in zip(zero_rows(spec), zero_bias):
         _copy_row(spec.pixels, lambda p: T.buffer_store(out2, epilogue(f, p, T.float32(value)), [f, p]))
 
 
-def _gathered(spec: ConvSpec, x, channels):
+def _gather(spec: ConvSpec, tile: Tile, x, channels):
+    """The per-tile gather; a 1x1 stride-1 layer that keeps every channel reads the input in place."""
     if spec.identity_gather:
-        return T.decl_buffer((spec.in_channels, spec.pixels), "float32", data=x.data)
+        flat = T.decl_buffer((spec.in_channels, spec.pixels), "float32", data=x.data)
+        return lambda oy0, rows, ox0, seg: (flat, oy0 * spec.out_width + ox0)
     x3 = T.decl_buffer((spec.in_channels, spec.height, spec.width), "float32", data=x.data)
-    col = T.alloc_buffer((len(spec.taps), spec.pixels), "float32")
-    emit_gather(spec, x3, col, channels)
-    return col
+    rows, seg = tile_shape(spec, tile)
+    col = T.alloc_buffer((len(spec.taps), rows * seg), "float32")
+    return make_gather(spec, x3, col, channels)
 
 
 def _copy_row(pixels: int, store) -> None:

@@ -1,10 +1,11 @@
-"""The restricted im2col: copy only the kept taps of the input into the rows of the gathered matrix.
+"""The restricted im2col, one output tile at a time: copy only the kept taps of the input pixels a tile needs
+into the rows of a small gathered matrix that stays in cache while every filter block uses it.
 
 The input is first copied into a zero-padded buffer (when the layer pads), so every run of kept taps is one
 loop nest with constant bounds and offsets: straight-line code, no index array read at run time. Past
 ``RUN_BUDGET`` runs, LLVM's compile time explodes, so such layers loop over the taps of each kernel offset and
-read each tap's channel from a constant table: one load per gathered row of ``pixels`` values, never inside
-the copy or the GEMM loops.
+read each tap's channel from a constant table: one load per gathered row of a tile, never inside the copy or
+the GEMM loops.
 """
 from __future__ import annotations
 
@@ -13,25 +14,30 @@ from tvm.script.ir_builder import tirx as T
 from .spec import ConvSpec
 
 
-def emit_gather(spec: ConvSpec, x, col, channels=None) -> None:
-    """Fill ``col[(kept taps), (output pixels)]`` from ``x[C, H, W]``; ``channels[t]`` (int32) is the input
-    channel of tap ``t``, needed only when ``spec.straight_line`` is false."""
+def make_gather(spec: ConvSpec, x, col, channels=None):
+    """A gather callback for :func:`emit_tiles` filling ``col[(kept taps), (tile pixels)]`` from ``x[C, H, W]``;
+    ``channels[t]`` (int32) is the input channel of tap ``t``, needed when ``spec.straight_line`` is false."""
     src = _padded(spec, x) if any(spec.padding) else x
-    if spec.straight_line:
-        for run in spec.runs:
-            with T.serial(0, run.count) as c:
-                _copy_tap(spec, src, col, run.t0 + c, run.c0 + c, run.kh, run.kw)
-    else:
-        for group in spec.offset_groups:
-            with T.serial(0, group.count) as t:
-                _copy_tap(spec, src, col, group.t0 + t, channels[group.t0 + t], group.kh, group.kw)
 
+    def gather(oy0, rows: int, ox0, seg: int):
+        def copy(row, channel, kh: int, kw: int):
+            with T.serial(0, rows) as r:
+                with T.vectorized(0, seg) as j:
+                    iy = (oy0 + r) * spec.stride[0] + kh
+                    ix = (ox0 + j) * spec.stride[1] + kw
+                    T.buffer_store(col, src[channel, iy, ix], [row, r * seg + j])
 
-def _copy_tap(spec: ConvSpec, src, col, row, channel, kh: int, kw: int) -> None:
-    out_w, (sh, sw) = spec.out_width, spec.stride
-    with T.serial(0, spec.out_height) as oy:
-        with T.vectorized(0, out_w) as ox:
-            T.buffer_store(col, src[channel, oy * sh + kh, ox * sw + kw], [row, oy * out_w + ox])
+        if spec.straight_line:
+            for run in spec.runs:
+                with T.serial(0, run.count) as c:
+                    copy(run.t0 + c, run.c0 + c, run.kh, run.kw)
+        else:
+            for group in spec.offset_groups:
+                with T.serial(0, group.count) as t:
+                    copy(group.t0 + t, channels[group.t0 + t], group.kh, group.kw)
+        return col, 0
+
+    return gather
 
 
 def _padded(spec: ConvSpec, x):

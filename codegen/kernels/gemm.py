@@ -1,8 +1,10 @@
-"""The micro-kernel GEMM over the gathered matrix: ``acc[tile] = bias + Wp[block] x col``, accumulators in
-registers, then the fused epilogue on the way out.
+"""The tiled loop nest of one layer: per output tile, gather its kept taps into a small L1/L2-resident matrix,
+then run a register-blocked micro-kernel ``acc = bias + Wp[block] x col`` over every filter block, and store
+through the fused epilogue.
 
 Packed weights ``Wp[blocks, kept taps, block]`` put the ``block`` filters of one tile next to each other
-for every tap, so the inner loop reads them with unit stride.
+for every tap, so the inner loop reads them with unit stride. A tile is a run of consecutive output pixels:
+a segment of one output row, or whole rows when rows are shorter than a tile.
 """
 from __future__ import annotations
 
@@ -13,35 +15,31 @@ from tvm.script.ir_builder import tirx as T
 from .spec import ConvSpec
 from .tile import Tile
 
-Store = Callable[[object, object, object], None]  # store(row, pixel, value)
+Store = Callable[[object, object, object], None]  # store(packed row, pixel, value)
+Gather = Callable[[object, int, object, int], tuple]  # gather(oy0, rows, ox0, columns) -> (matrix, pixel base)
 
 
-def emit_gemm(spec: ConvSpec, tile: Tile, col, w, bias, store: Store) -> None:
-    """All tiles of the layer; ``store`` receives packed-row index, pixel and pre-epilogue value.
+def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, gather: Gather, store: Store) -> None:
+    """All output tiles of the layer; ``store`` gets the packed-row index, pixel and pre-epilogue value."""
+    rows_per, seg = tile_shape(spec, tile)
+    micro = _pixel_tile if tile.mode == "pixels" else _filter_tile
 
-    The outer loop runs over whichever operand is cheaper to stream again: the packed weights once per
-    pixel tile, or the gathered matrix once per filter block.
-    """
-    tile_fn = _pixel_tile if tile.mode == "pixels" else _filter_tile
-    rows, taps = len(spec.rows), len(spec.taps)
+    def one(oy0, nrows: int, ox0, nseg: int):
+        col, col_base = gather(oy0, nrows, ox0, nseg)
+        out_base = oy0 * spec.out_width + ox0
+        over_blocks(len(spec.rows), tile.block, lambda fo, nr: micro(
+            len(spec.taps), tile.block, fo, nr, col, col_base, out_base, nrows * nseg, w, bias, store))
 
-    def one(fo, nrows, po, width):
-        tile_fn(taps, tile.block, fo, nrows, po * tile.width, width, col, w, bias, store)
-
-    if _weights_reread(rows, spec.pixels, tile) <= _gathered_reread(rows, spec.pixels, tile):
-        over_blocks(spec.pixels, tile.width, lambda po, width: over_blocks(
-            rows, tile.block, lambda fo, nrows: one(fo, nrows, po, width)))
-    else:
-        over_blocks(rows, tile.block, lambda fo, nrows: over_blocks(
-            spec.pixels, tile.width, lambda po, width: one(fo, nrows, po, width)))
+    over_blocks(spec.out_height, rows_per, lambda oy, nr: over_blocks(
+        spec.out_width, seg, lambda ox, ns: one(oy * rows_per, nr, ox * seg, ns)))
 
 
-def _weights_reread(rows: int, pixels: int, tile: Tile) -> int:
-    return -(-rows // tile.block) * tile.block * -(-pixels // tile.width)
-
-
-def _gathered_reread(rows: int, pixels: int, tile: Tile) -> int:
-    return pixels * -(-rows // tile.block)
+def tile_shape(spec: ConvSpec, tile: Tile) -> tuple[int, int]:
+    """(output rows, pixels per row) of one tile; its pixels are always consecutive in the output."""
+    if tile.mode == "filters":
+        return spec.out_height, spec.out_width
+    seg = min(spec.out_width, tile.width)
+    return max(1, tile.width // spec.out_width), seg
 
 
 def over_blocks(total: int, size: int, body: Callable[[object, int], None]) -> None:
@@ -56,7 +54,8 @@ def over_blocks(total: int, size: int, body: Callable[[object, int], None]) -> N
         body(full, rest)
 
 
-def _pixel_tile(taps: int, block: int, fo, rows: int, p0, width: int, col, w, bias, store: Store) -> None:
+def _pixel_tile(taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
+                store: Store) -> None:
     acc = T.alloc_buffer((rows, width), "float32")
     with T.unroll(0, rows) as fi:
         with T.vectorized(0, width) as pi:
@@ -64,13 +63,14 @@ def _pixel_tile(taps: int, block: int, fo, rows: int, p0, width: int, col, w, bi
     with T.serial(0, taps) as k:
         with T.unroll(0, rows) as fi:
             with T.vectorized(0, width) as pi:
-                T.buffer_store(acc, acc[fi, pi] + w[fo, k, fi] * col[k, p0 + pi], [fi, pi])
+                T.buffer_store(acc, acc[fi, pi] + w[fo, k, fi] * col[k, col_base + pi], [fi, pi])
     with T.unroll(0, rows) as fi:
         with T.vectorized(0, width) as pi:
-            store(fo * block + fi, p0 + pi, acc[fi, pi])
+            store(fo * block + fi, out_base + pi, acc[fi, pi])
 
 
-def _filter_tile(taps: int, block: int, fo, rows: int, p0, width: int, col, w, bias, store: Store) -> None:
+def _filter_tile(taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
+                 store: Store) -> None:
     acc = T.alloc_buffer((width, rows), "float32")
     with T.unroll(0, width) as pi:
         with T.vectorized(0, rows) as fi:
@@ -78,7 +78,7 @@ def _filter_tile(taps: int, block: int, fo, rows: int, p0, width: int, col, w, b
     with T.serial(0, taps) as k:
         with T.unroll(0, width) as pi:
             with T.vectorized(0, rows) as fi:
-                T.buffer_store(acc, acc[pi, fi] + w[fo, k, fi] * col[k, p0 + pi], [pi, fi])
+                T.buffer_store(acc, acc[pi, fi] + w[fo, k, fi] * col[k, col_base + pi], [pi, fi])
     with T.unroll(0, width) as pi:
         with T.serial(0, rows) as fi:
-            store(fo * block + fi, p0 + pi, acc[pi, fi])
+            store(fo * block + fi, out_base + pi, acc[pi, fi])
