@@ -9,47 +9,18 @@ import struct
 from pathlib import Path
 
 import pytest
-import torch
 from torch import nn
 
 from codegen import CompiledModel, compile_model
 from codegen.frontend import export_torch
-from compress.models import MODELS, build_model
-from compress import pruning
-
-
-def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Give BatchNorm realistic running statistics (one train-mode pass on random data), then eval()."""
-    torch.manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = None  # cumulative average: one batch sets the stats exactly
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(8, *shape[1:]))
-    return model.eval()
-
-
-def prune_and_compact(model: nn.Module, shape: tuple[int, ...], seed: int) -> nn.Module:
-    """Filter+column pruning (50% of filters, 40% of the remaining columns of every conv), purification and
-    compaction with the project's own pruning code: a physically smaller model whose convs carry zero columns."""
-    torch.manual_seed(seed)
-    calibrate(model, shape, seed)
-    structure = pruning.trace_structure(model, shape[1:])
-    rates = pruning.uniform_rates(structure, pruning.LayerRate(filter=0.5, column=0.4))
-    masks = pruning.project_masks(structure, pruning.layer_weights(model), "filter+column", rates)
-    purified, record = pruning.purify(masks.apply(model).eval(), structure)
-    return pruning.compact(purified, structure, record)[0]
+from compress import variants
 
 
 def make_model(name: str, variant: str = "dense", seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
-    """A registry model, dense or filter+column-pruned and compacted, calibrated; plus its input shape."""
-    torch.manual_seed(seed)
-    shape = (1, *MODELS[name].input_shape)
-    model = build_model(name)
-    if variant == "pruned":
-        model = prune_and_compact(model, shape, seed)
-    return calibrate(model, shape, seed), shape
+    """A registry model, dense or filter+column-pruned (50% of filters, 40% of the remaining columns of every
+    conv) and compacted, calibrated; plus its input shape."""
+    rates = (0.5, 0.4) if variant == "pruned" else (0.0, 0.0)
+    return variants.variant(name, *rates, seed=seed)
 
 
 class ArtifactCache:

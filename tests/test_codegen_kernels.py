@@ -59,6 +59,7 @@ CASES = {  # c, h, w, f, k, stride, pad, keep, extra
     "1x1-identity": (24, 8, 8, 20, 1, 1, 0, 1.0, {}),
     "small-image-filter-tiles": (40, 2, 2, 37, 3, 1, 1, 0.7, {}),
     "channel-table-gather": (48, 6, 6, 10, 3, 1, 1, 0.5, {}),
+    "wide-image-padded-copy": (3, 5, 40, 8, 3, 2, 1, 0.8, {}),
 }
 
 

@@ -127,7 +127,7 @@ def _gather(spec: ConvSpec, tile: Tile, x, channels):
     x3 = T.decl_buffer((spec.in_channels, spec.height, spec.width), "float32", data=x.data)
     rows, seg = tile_shape(spec, tile)
     col = T.alloc_buffer((len(spec.taps), rows * seg), "float32")
-    return make_gather(spec, x3, col, channels)
+    return make_gather(spec, x3, col, seg == spec.out_width, channels)
 
 
 def _copy_row(pixels: int, store) -> None:

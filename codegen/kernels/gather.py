@@ -14,18 +14,31 @@ from tvm.script.ir_builder import tirx as T
 from .spec import ConvSpec
 
 
-def make_gather(spec: ConvSpec, x, col, channels=None):
+def make_gather(spec: ConvSpec, x, col, whole_rows: bool, channels=None):
     """A gather callback for :func:`emit_tiles` filling ``col[(kept taps), (tile pixels)]`` from ``x[C, H, W]``;
-    ``channels[t]`` (int32) is the input channel of tap ``t``, needed when ``spec.straight_line`` is false."""
-    src = _padded(spec, x) if any(spec.padding) else x
+    ``channels[t]`` (int32) is the input channel of tap ``t``, needed when ``spec.straight_line`` is false.
+    When tiles span ``whole_rows``, padding is resolved per row (a branch) and per column (compile-time
+    ranges) and the input is read in place; otherwise a zero-padded copy is made first."""
+    padded = not whole_rows and any(spec.padding)
+    src = _padded(spec, x) if padded else x
+    (sh, sw), (top, left) = spec.stride, spec.padding[:2]
 
     def gather(oy0, rows: int, ox0, seg: int):
         def copy(row, channel, kh: int, kw: int):
             with T.serial(0, rows) as r:
-                with T.vectorized(0, seg) as j:
-                    iy = (oy0 + r) * spec.stride[0] + kh
-                    ix = (ox0 + j) * spec.stride[1] + kw
-                    T.buffer_store(col, src[channel, iy, ix], [row, r * seg + j])
+                if padded:
+                    _copy_row(spec, src, col, row, r * seg, channel, (oy0 + r) * sh + kh, ox0, kw, (0, seg), seg)
+                    return
+                iy = (oy0 + r) * sh + kh - top
+                columns = valid_range(kw - left, sw, spec.width, seg)
+                if not _may_leave_rows(spec, kh - top):
+                    _copy_row(spec, src, col, row, r * seg, channel, iy, ox0, kw - left, columns, seg)
+                    return
+                with T.If(T.And(iy >= 0, iy < spec.height)):
+                    with T.Then():
+                        _copy_row(spec, src, col, row, r * seg, channel, iy, ox0, kw - left, columns, seg)
+                    with T.Else():
+                        _zero(col, row, r * seg, seg)
 
         if spec.straight_line:
             for run in spec.runs:
@@ -40,21 +53,63 @@ def make_gather(spec: ConvSpec, x, col, channels=None):
     return gather
 
 
+def valid_range(offset: int, stride: int, size: int, out: int) -> tuple[int, int]:
+    """Output columns ``[lo, hi)`` whose input column ``o * stride + offset`` lies inside ``[0, size)``."""
+    lo = max(0, -(offset // stride))
+    last = size - 1 - offset
+    hi = min(out, last // stride + 1) if last >= 0 else 0
+    return lo, max(lo, hi)
+
+
+def _may_leave_rows(spec: ConvSpec, offset: int) -> bool:
+    return offset < 0 or (spec.out_height - 1) * spec.stride[0] + offset >= spec.height
+
+
+def _copy_row(spec: ConvSpec, src, col, row, base, channel, iy, ox0, offset: int, columns: tuple[int, int],
+              seg: int) -> None:
+    lo, hi = columns
+    _zero(col, row, base, lo)
+    if hi > lo:
+        with T.vectorized(0, hi - lo) as j:
+            T.buffer_store(col, src[channel, iy, (ox0 + lo + j) * spec.stride[1] + offset], [row, base + lo + j])
+    _zero(col, row, base + hi, seg - hi)
+
+
+def _zero(col, row, base, count: int) -> None:
+    if count > 0:
+        with T.vectorized(0, count) as j:
+            T.buffer_store(col, T.float32(0), [row, base + j])
+
+
 def _padded(spec: ConvSpec, x):
+    """The zero-padded copy of the input channels that some kept tap reads (all of them for a table gather)."""
     top, left, bottom, right = spec.padding
     height, width = spec.height + top + bottom, spec.width + left + right
     padded = T.alloc_buffer((spec.in_channels, height, width), "float32")
-    with T.serial(0, spec.in_channels) as c:
-        for rows in ((0, top), (top + spec.height, bottom)):
-            _zero_rows(padded, c, rows[0], rows[1], width)
-        with T.serial(top, top + spec.height) as y:
-            for start, length in ((0, left), (left + spec.width, right)):
-                if length:
-                    with T.vectorized(0, length) as i:
-                        T.buffer_store(padded, T.float32(0), [c, y, start + i])
-            with T.vectorized(0, spec.width) as i:
-                T.buffer_store(padded, x[c, y - top, i], [c, y, left + i])
+    spans = channel_spans(spec) if spec.straight_line else [(0, spec.in_channels)]
+    for first, count in spans:
+        with T.serial(first, first + count) as c:
+            for rows in ((0, top), (top + spec.height, bottom)):
+                _zero_rows(padded, c, rows[0], rows[1], width)
+            with T.serial(top, top + spec.height) as y:
+                for start, length in ((0, left), (left + spec.width, right)):
+                    if length:
+                        with T.vectorized(0, length) as i:
+                            T.buffer_store(padded, T.float32(0), [c, y, start + i])
+                with T.vectorized(0, spec.width) as i:
+                    T.buffer_store(padded, x[c, y - top, i], [c, y, left + i])
     return padded
+
+
+def channel_spans(spec: ConvSpec) -> list[tuple[int, int]]:
+    """Consecutive runs ``(first, count)`` of the input channels that at least one kept tap reads."""
+    spans: list[tuple[int, int]] = []
+    for c in sorted({c for c, _, _ in spec.taps}):
+        if spans and sum(spans[-1]) == c:
+            spans[-1] = (spans[-1][0], spans[-1][1] + 1)
+        else:
+            spans.append((c, 1))
+    return spans
 
 
 def _zero_rows(buf, c, start: int, count: int, width: int) -> None:

@@ -18,14 +18,13 @@ class Tile:
     width: int
 
 
-def choose_tile(pixels: int, lanes: int, registers: int) -> Tile:
+def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int = ACCUMULATORS) -> Tile:
     """The tile for a layer with ``pixels`` outputs per channel on a CPU with ``lanes`` float32 lanes per
-    vector and ``registers`` vector registers.
+    vector and ``registers`` vector registers, using up to ``accumulators`` vector accumulators.
 
-    Measured on the AVX-512 host (``benchmarks/results/kernel_tiles.md``): 12 accumulators (6 filters x 2
-    vectors, or 12 x 1) beat 8 by 5-15%.
+    ``benchmarks/bench_kernels.py --tiles`` compares 8 and 12 accumulators per layer.
     """
-    accumulators = min(ACCUMULATORS, registers - 4)
+    accumulators = min(accumulators, registers - 4)
     if pixels >= lanes:
         width = lanes * 2 if pixels >= lanes * 2 else lanes
         block = max(1, min(accumulators // (width // lanes), (STACK_FLOATS - 1) // width))
