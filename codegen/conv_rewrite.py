@@ -46,8 +46,8 @@ def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "
     bindings = [b for block in func.body.blocks for b in block.bindings]
     values = {b.var: b.value for b in bindings}
     uses = _use_counts(bindings, func.body.body)
-    users = _users(values)
-    chains = [c for c in (_match(b, values, uses, users) for b in bindings) if c is not None]
+    users, claimed = _users(values), set()
+    chains = [c for c in (_match(b, values, uses, users, claimed) for b in bindings) if c is not None]
     if not chains:
         return mod, []
     builder = relax.BlockBuilder(mod)
@@ -66,7 +66,9 @@ def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "
     return relax.transform.Normalize()(mod), layers
 
 
-def _match(binding, values, uses, users) -> Chain | None:
+def _match(binding, values, uses, users, claimed: set) -> Chain | None:
+    """The chain starting at ``binding``; a binding fused into one chain (``claimed``) is never fused again,
+    e.g. the add that joins two conv branches goes to the first of them."""
     value = binding.value
     if not isinstance(value, relax.Call) or not isinstance(value.op, tvm.ir.Op):
         return None
@@ -77,7 +79,8 @@ def _match(binding, values, uses, users) -> Chain | None:
     else:
         return None
     if chain is not None:
-        _extend(chain, values, uses, users)
+        _extend(chain, values, uses, users, claimed)
+        claimed.update(b.var for b in chain.fused)
     return chain
 
 
@@ -108,11 +111,13 @@ def _match_linear(binding, call, values) -> Chain | None:
     return Chain(binding, x, weight.reshape(*weight.shape, 1, 1))
 
 
-def _extend(chain: Chain, values, uses, users) -> None:
+def _extend(chain: Chain, values, uses, users, claimed: set) -> None:
     """Absorb the bias add, residual add and ReLU that consume the layer's output, in that order."""
     bias_shapes = _bias_shapes(chain)
     while uses.get(chain.end.var, 0) == 1 and chain.end.var in users and not chain.relu:
         nxt = users[chain.end.var]
+        if nxt.var in claimed:
+            return
         name, args = _op_name(nxt.value), nxt.value.args
         if name == "relax.nn.relu":
             chain.relu = True

@@ -34,7 +34,12 @@ def test_compile_then_bench_json(small_onnx, tmp_path, capsys):
 
 def test_compile_registry_model(tmp_path, capsys):
     assert main(["compile", "small_cnn", "--target", "host", "-o", str(tmp_path / "r")]) == 0
-    assert json.loads((tmp_path / "r" / "compile.json").read_text())["name"] == "small_cnn"
+    info = json.loads((tmp_path / "r" / "compile.json").read_text())
+    assert info["name"] == "small_cnn" and info["schedule"] == "auto" and len(info["layers"]) >= 3
+    assert "layers with specialised kernels" in capsys.readouterr().out
+    assert main(["compile", "small_cnn", "--schedule", "none", "-o", str(tmp_path / "n")]) == 0
+    unscheduled = json.loads((tmp_path / "n" / "compile.json").read_text())
+    assert unscheduled["schedule"] == "none" and unscheduled["layers"] == []
 
 
 @pytest.mark.parametrize("argv, message", [

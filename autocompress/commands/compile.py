@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mattr", action="append", default=[], metavar="FEATURE",
                         help="extra LLVM CPU feature, repeatable or comma-separated, e.g. +dotprod")
     parser.add_argument("--mcpu", help="LLVM CPU name, e.g. cortex-a76")
+    parser.add_argument("--schedule", default="auto", choices=("auto", "none"),
+                        help="auto (default): every conv and linear layer gets a kernel specialised to its nonzero "
+                             "columns and filters (pruned columns are never read or multiplied); none: TVM's default "
+                             "lowering, the unscheduled baseline")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
 
 
@@ -37,10 +41,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         source, shape, name = _registry_model(args)
     compiled = compile_model(source, target=args.target, out_dir=args.output, input_shape=shape, name=name,
-                             mattr=mattr, mcpu=args.mcpu)
+                             mattr=mattr, mcpu=args.mcpu, schedule=args.schedule)
     info = compiled.info
     print(f"compiled {info['name']} for {info['target']}: {compiled.binary} ({info['binary_bytes'] / 1e6:.2f} MB, "
           f"{info['kernels']} kernels, {info['compile_seconds']:.1f} s, hash {info['model_hash']})")
+    if info["layers"]:
+        useful = sum(layer["useful_macs"] for layer in info["layers"])
+        shaped = sum(layer["dense_macs"] for layer in info["layers"])
+        print(f"{len(info['layers'])} conv/linear layers with specialised kernels: {useful / 1e6:.2f}M multiply-adds "
+              f"on nonzero weights of {shaped / 1e6:.2f}M in their shapes")
     return 0
 
 
