@@ -40,8 +40,9 @@ def test_the_temperature_is_in_accuracy_units():
 
 def test_cooling_is_geometric_and_ends_at_the_stop_threshold():
     config = SearchConfig(candidates=50)
+    assert config.explore_steps == 12
     t = config.t_start
-    for _ in range(config.candidates - 1):
+    for _ in range(config.candidates - config.explore_steps - 1):  # annealing steps after the sampling
         t = cool(t, config)
     assert t == pytest.approx(config.t_stop)
     with pytest.raises(ValueError, match="cooling 1.5 out of range"):
@@ -59,6 +60,10 @@ def test_every_candidate_meets_the_target_and_the_seed_fixes_the_result(trained)
     other = search(model, splits, target, replace(FAST, seed=4), quick=QUICK)
     assert [h["key"] for h in other.history] != [h["key"] for h in results[0].history]
     assert results[0].best_eval.score == max(h["score"] for h in results[0].history)
+    sampled = results[0].history[:FAST.explore_steps]
+    first_move = results[0].history[FAST.explore_steps]
+    assert first_move["T"] == FAST.t_start  # annealing starts after the sampling, from its best candidate
+    assert first_move["accepted"] or first_move["current"] == max(h["score"] for h in sampled)
 
 
 def test_quick_eval_scores_the_projected_recalibrated_model_on_validation_only(trained):

@@ -2,7 +2,10 @@
 
 ``initial_values`` (experience: larger layers take higher rates), ``perturb`` (a few knobs, chosen by
 size, moved by a small Gaussian step), ``accept`` (a worse candidate with probability exp(-delta/T)) and
-``cool`` (geometric). Every candidate is renormalised to the round's target (``rescale``) before it is
+``cool`` (geometric). The first ``explore`` share of the candidates samples the space (the experience-guided
+start, then random actions) and annealing starts from the best of them: started from one point with small
+moves, annealing stayed near it and lost to plain random search with the same number of evaluations
+(``benchmarks/results/search-ab-cpu.md``). Every candidate is renormalised to the round's target (``rescale``) before it is
 evaluated, so all candidates meet it. The temperature is in the *score's* units: with accuracy in [0, 1],
 T starts around 0.02, so a candidate 1 point worse (delta = 0.01) is accepted with probability
 exp(-0.5) = 0.61 at the start and almost never at the end. (NNI's SimulatedAnnealingPruner cooled from
@@ -36,6 +39,7 @@ class SearchConfig:
     t_start: float = 0.02  # initial T: a move 1 point of accuracy worse is accepted with p = exp(-0.5) = 0.61
     t_stop: float = 0.0005  # stop once T falls below this; there p(1 point worse) = exp(-20) ~ 0
     cooling: float | None = None  # T *= cooling per step; None: (t_stop / t_start) ** (1 / (candidates - 1))
+    explore: float = 0.25  # share of the candidates sampled at random before annealing starts from the best
     perturb_knobs: int = 2  # knobs moved per step
     perturb_scale: float = 0.1  # std of one knob's move (rate units, before renormalisation)
     size_power: float = 0.5  # experience: initial rate ~ (size / largest) ** size_power; move odds ~ size ** it
@@ -52,14 +56,21 @@ class SearchConfig:
         if not 0.0 < self.t_stop <= self.t_start:
             raise ValueError(f"temperatures must satisfy 0 < t_stop <= t_start, got t_start={self.t_start!r}, "
                              f"t_stop={self.t_stop!r}")
+        if not 0.0 <= self.explore < 1.0:
+            raise ValueError(f"explore {self.explore!r} out of range; expected 0 <= explore < 1")
         if self.cooling is not None and not 0.0 < self.cooling < 1.0:
             raise ValueError(f"cooling {self.cooling!r} out of range; expected 0 < cooling < 1")
+
+    @property
+    def explore_steps(self) -> int:
+        """Candidates sampled before annealing (at least the experience-guided start)."""
+        return max(1, int(self.explore * self.candidates))
 
     def cooling_factor(self) -> float:
         """The geometric factor: given, or the one that reaches t_stop at the last candidate."""
         if self.cooling is not None:
             return self.cooling
-        return (self.t_stop / self.t_start) ** (1.0 / max(self.candidates - 1, 1))
+        return (self.t_stop / self.t_start) ** (1.0 / max(self.candidates - self.explore_steps - 1, 1))
 
 
 @dataclass
@@ -80,6 +91,11 @@ def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate")
     'rate' target, MACs for 'macs'/'latency'); ``rescale`` then sets the level."""
     size = space.weight_of(kind)
     return space.upper * (size / size.max()) ** config.size_power
+
+
+def random_values(space: ActionSpace, rng: np.random.Generator) -> np.ndarray:
+    """Uniform knob values within their bounds (``rescale`` then meets the target)."""
+    return rng.random(len(space.knobs)) * space.upper
 
 
 def perturb(values: np.ndarray, space: ActionSpace, rng: np.random.Generator, config: SearchConfig,
@@ -151,8 +167,11 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     current_eval = best_eval = None
     for step in range(config.candidates):
         t0 = time.time()
+        exploring = step < config.explore_steps
         if current is None:
             action = rescale(space, goal, initial_values(space, config, goal.target.kind))
+        elif exploring:
+            action = rescale(space, goal, random_values(space, rng))
         else:
             action = _propose(np.array(current.values), space, goal, rng, config, current.key)
         logged = log.replayed(step)
@@ -166,11 +185,13 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
             ev = cache[action.key] if cached else evaluate(action)
         evaluations += 0 if cached else 1
         cache[action.key] = ev
-        accepted = current is None or accept(current_eval.score - ev.score, temperature, rng)
-        if accepted:
-            current, current_eval = action, ev
         if best is None or ev.score > best_eval.score:
             best, best_eval = action, ev
+        accepted = exploring or accept(current_eval.score - ev.score, temperature, rng)
+        if exploring:
+            current, current_eval = best, best_eval  # annealing starts from the best sample
+        elif accepted:
+            current, current_eval = action, ev
         record = _record(step, temperature, action, ev, goal, cached)
         record.update(accepted=accepted, current=current_eval.score, best=best_eval.score)
         record["seconds"] = logged["seconds"] if logged is not None else time.time() - t0
@@ -182,7 +203,8 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
         bar.set_postfix(best=f"{best_eval.score:.4f}", cur=f"{current_eval.score:.4f}", T=f"{temperature:.2g}")
         if callback is not None:
             callback(record)
-        temperature = cool(temperature, config)
+        if not exploring:
+            temperature = cool(temperature, config)
         if temperature < config.t_stop * (1 - 1e-9):
             break
     bar.close()

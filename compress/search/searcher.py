@@ -15,7 +15,7 @@ from torch import nn
 from ..data import Splits
 from ..pruning.structure import Structure, trace_structure
 from .action import Action, ActionSpace
-from .annealing import SearchConfig, SearchResult, anneal
+from .annealing import SearchConfig, SearchResult, anneal, random_values
 from .cost import CostModel
 from .quick_eval import QuickEvalConfig, QuickEvaluator
 from .target import Goal, LatencyFn, Target, make_goal, rescale
@@ -77,4 +77,4 @@ def uniform_action(space: ActionSpace, goal: Goal) -> Action:
 def random_actions(space: ActionSpace, goal: Goal, count: int, seed: int = 0) -> list[Action]:
     """The random-search baseline: ``count`` random knob vectors, each scaled to the target."""
     rng = np.random.default_rng(seed)
-    return [rescale(space, goal, rng.random(len(space.knobs)) * space.upper) for _ in range(count)]
+    return [rescale(space, goal, random_values(space, rng)) for _ in range(count)]
