@@ -87,3 +87,29 @@ def test_exactly_one_final_target():
         CompressConfig(target_rate=4.0, target_macs=2.0)
     with pytest.raises(ValueError, match="unknown scheme 'colum'; expected one of"):
         CompressConfig(target_rate=4.0, scheme="colum")
+
+
+def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, tmp_path):
+    """A latency objective is injected (here an analytic cost: MACs over kept rows x columns, and a 'measurement'
+    10% above it); each round meets its cost goal by prediction and reports both numbers."""
+    from dataclasses import replace
+
+    from compress.counting import count_model
+    from compress.search import LatencyObjective
+
+    model, splits = trained
+
+    def cost(m):
+        return count_model(m, splits.input_shape).structured_macs / 1e6
+
+    objective = LatencyObjective(predict=cost, measure=lambda m: 1.1 * cost(m), unit="M MACs")
+    config = replace(CONFIG, target_rate=None, target_latency=3.0)
+    _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn")
+    dense = cost(model)
+    for r, factor in zip(report["rounds"], round_targets(3.0, 2)):
+        latency = r["latency"]
+        assert latency["goal"] == pytest.approx(dense / factor)
+        assert latency["predicted"] <= latency["goal"] * 1.001  # purification only removes more
+        assert latency["measured"] == pytest.approx(1.1 * latency["predicted"])
+        assert latency["prediction_error"] == pytest.approx(1 / 1.1 - 1)
+    assert "cost measured on the compiled model (M MACs)" in (tmp_path / "report.md").read_text()

@@ -34,7 +34,7 @@ from .annealing import SearchConfig
 from .quick_eval import QuickEvalConfig
 from .report import run_markdown
 from .rounds import load_round, run_round
-from .searcher import ModuleLatencyFn
+from .latency import LatencyObjective, ModuleLatencyFn, as_objective
 from .target import Target
 
 
@@ -101,11 +101,13 @@ def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str
 
 def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: str | Path | None = None,
                  resume: bool = False, callback: Callable[[dict], None] | None = None,
-                 latency: ModuleLatencyFn | None = None, arch: str | None = None) -> tuple[nn.Module, dict]:
+                 latency: LatencyObjective | ModuleLatencyFn | None = None,
+                 arch: str | None = None) -> tuple[nn.Module, dict]:
     """Compress ``model`` (trained weights; not changed) in rounds; returns the compacted model and the report.
 
-    ``latency`` (model -> time) is needed only for ``target_latency``; ``arch`` (registry name) goes into
-    ``model.pt`` so ``compress.restore.restore_model`` can rebuild it. Without ``out`` the run folder is temporary.
+    ``latency`` (a :class:`LatencyObjective`, or a bare model -> cost predictor) is needed for ``target_latency``;
+    with it every round reports predicted (and measured) cost. ``arch`` (registry name) goes into ``model.pt`` so
+    ``compress.restore.restore_model`` can rebuild it. Without ``out`` the run folder is temporary.
     """
     if out is None:
         with tempfile.TemporaryDirectory(prefix="autocompress-") as tmp:
@@ -117,10 +119,11 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     dense = copy.deepcopy(model).cpu().eval()
     dense_counts = count_model(dense, splits.input_shape)
     reference = {"rate": dense_counts.weights, "macs": dense_counts.macs}.get(kind)
+    objective = as_objective(latency)
     if kind == "latency":
-        if latency is None:
+        if objective is None:
             raise ValueError("target_latency needs a latency callable (model -> time)")
-        reference = latency(copy.deepcopy(dense).to(config.train.device))
+        reference = objective.predict(copy.deepcopy(dense).to(config.train.device))
     (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
     current, record, rounds = dense, {}, []
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
@@ -131,8 +134,11 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             report = json.loads((run_dir / "round.json").read_text())
         else:
             small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
-                                                   resume, callback, latency)
+                                                   resume, callback, objective and objective.predict)
         current, record = small.cpu(), compose_records(record, step_record)
+        if objective is not None and "latency" not in report:
+            report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)
+            (run_dir / "round.json").write_text(json.dumps(report, indent=2, default=str))
         rounds.append(report)
     meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
     report = {**meta, "data": splits.source, "scheme": config.scheme, "target": {"kind": kind, "factor": final},

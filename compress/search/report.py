@@ -23,11 +23,24 @@ def round_markdown(r: dict) -> str:
              f"| search: candidates / evaluated | {s['candidates']} / {s['evaluations']} |",
              f"| search: best quick-eval score | {s['quick_score']:.4f} |",
              f"| seconds: search / ADMM / retrain / purify+compact+eval | {t['search']:.0f} / {t['admm']:.0f} / "
-             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", "",
+             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", *_latency_rows(r.get("latency")), "",
              "Rates are fractions removed from this round's input model (the previous round's result).", "",
              "| layer | rates (fraction removed) |", "| --- | --- |"]
     lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r["rates"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _latency_rows(latency: dict | None) -> list[str]:
+    if not latency:
+        return []
+    unit = latency["unit"]
+    rows = [f"| cost predicted by the latency table ({unit}) | {latency['predicted']:.4g} |"]
+    if latency.get("goal"):
+        rows.append(f"| cost goal of this round ({unit}) | {latency['goal']:.4g} |")
+    if "measured" in latency:
+        rows.append(f"| cost measured on the compiled model ({unit}) | {latency['measured']:.4g} "
+                    f"(prediction {latency['prediction_error']:+.1%}) |")
+    return rows
 
 
 def run_markdown(report: dict) -> str:

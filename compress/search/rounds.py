@@ -29,7 +29,8 @@ from ..pruning.structure import Structure
 from ..train import TrainHooks, split_accuracy, train_phase
 from .annealing import anneal
 from .report import round_markdown
-from .searcher import ModuleLatencyFn, prepare
+from .latency import ModuleLatencyFn
+from .searcher import prepare
 from .target import Target
 
 if TYPE_CHECKING:

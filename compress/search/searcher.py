@@ -17,10 +17,10 @@ from ..pruning.structure import Structure, trace_structure
 from .action import Action, ActionSpace
 from .annealing import SearchConfig, SearchResult, anneal, random_values
 from .cost import CostModel
+from .latency import ModuleLatencyFn
 from .quick_eval import QuickEvalConfig, QuickEvaluator
 from .target import Goal, LatencyFn, Target, make_goal, rescale
 
-ModuleLatencyFn = Callable[[nn.Module], float]  # time of a (pruned, eval-mode) model
 
 
 @dataclass
