@@ -53,6 +53,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--candidates", type=int, default=60, help="annealing steps; random search gets as many evaluations")
     p.add_argument("--val-images", type=int, default=1000, help="validation images per quick evaluation")
     p.add_argument("--recal-batches", type=int, default=4, help="BatchNorm recalibration batches per candidate")
+    p.add_argument("--metric", choices=("accuracy", "loss"), default="accuracy",
+                   help="quick-evaluation score; loss still ranks candidates whose accuracy is near chance")
     p.add_argument("--part", choices=("a", "ab"), default="a", help="a: search only; ab: also ADMM + retrain + test")
     p.add_argument("--admm-epochs", type=int, default=2)
     p.add_argument("--retrain-epochs", type=int, default=2)
@@ -85,14 +87,14 @@ def _fresh(evaluator) -> None:
 def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, dict]:
     """Part (a) for one target: the three methods' best actions, scores and costs."""
     config = SearchConfig(candidates=args.candidates, seed=args.seed, progress=True)
-    quick = QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches)
+    quick = QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches, metric=args.metric)
     setup = prepare(model, splits, Target(kind, factor), config, args.scheme, quick, args.device)
     results, actions = {}, {}
     t0 = time.time()
     found = anneal(setup.space, setup.goal, setup.evaluator, config)
     results["annealing"] = {"evaluations": setup.evaluator.evaluations, "candidates": found.steps,
                             "seconds": time.time() - t0, "val_accuracy": found.best_eval.accuracy,
-                            "factor": found.achieved}
+                            "val_loss": found.best_eval.loss, "factor": found.achieved}
     actions["annealing"] = found.best
     budget = setup.evaluator.evaluations
     for method in ("uniform", "random"):
@@ -103,7 +105,7 @@ def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, d
         scored = [(setup.evaluator(a), a) for a in pool]
         ev, best = max(scored, key=lambda pair: pair[0].score)
         results[method] = {"evaluations": setup.evaluator.evaluations, "candidates": len(pool),
-                           "seconds": time.time() - t0, "val_accuracy": ev.accuracy,
+                           "seconds": time.time() - t0, "val_accuracy": ev.accuracy, "val_loss": ev.loss,
                            "factor": setup.goal.achieved(best)}
         actions[method] = best
     for method, r in results.items():
@@ -137,17 +139,20 @@ def markdown(report: dict) -> str:
              f"device: {report['device']}; weights: {report['weights']} (sha256 {report['weights_sha256'][:12]}); "
              f"data: {report['data']}", "",
              f"quick eval: {report['settings']['val_images']} validation images, {report['settings']['recal_batches']} "
-             "BatchNorm recalibration batches; the same number of evaluations for annealing and random search.", ""]
+             f"BatchNorm recalibration batches, score = {report['settings'].get('metric', 'accuracy')}; the same "
+             "number of evaluations for annealing and random search.", ""]
     if report.get("note"):
         lines += [f"**Note:** {report['note']}", ""]
     for entry in report["targets"]:
         lines += [f"## {entry['kind']} {entry['factor']:g}x", "",
-                  "| method | quick-eval val acc (a) | test acc after ADMM+retrain (b) | achieved | candidates | "
-                  "evaluated | s/candidate | search s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| method | quick-eval val acc (a) | quick-eval val loss (a) | test acc after ADMM+retrain (b) | "
+                  "achieved | candidates | evaluated | s/candidate | search s |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for method in METHODS:
             a = entry["search"][method]
             b = entry.get("trained", {}).get(method, {}).get("test_accuracy")
-            lines.append(f"| {method} | {a['val_accuracy']:.4f} | {'' if b is None else f'{b:.4f}'} | "
+            loss = f"{a['val_loss']:.3f}" if a.get("val_loss") is not None else ""
+            lines.append(f"| {method} | {a['val_accuracy']:.4f} | {loss} | {'' if b is None else f'{b:.4f}'} | "
                          f"{a['factor']:.3f}x | {a['candidates']} | {a['evaluations']} | "
                          f"{a['seconds_per_candidate']:.2f} | {a['seconds']:.0f} |")
         lines.append("")
