@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from torch import nn
@@ -38,6 +38,8 @@ class RunConfig:
     threads: int = 1  # threads of the binary
     seed: int = 0
     torch_device: str = "cpu"  # where training runs
+    latency_goal: str | None = None  # e.g. "2.5ms" on device (qemu: "3.2M" instructions); sets the compress target
+    latency_steps: tuple[float, ...] = (1.0, 0.75, 0.5, 0.25)  # grid of the latency table
 
 
 def step(index: int, total: int, text: str) -> None:
@@ -76,6 +78,15 @@ def compile_and_bench(models: dict[str, nn.Module], config: RunConfig, input_sha
     return results
 
 
+def _latency_target(config: RunConfig, arch: str, dense: nn.Module, splits: Splits, out: Path):
+    from .latency import latency_factor, latency_objective, parse_cost
+
+    step(2, 5, f"latency table of {arch} on {config.device} (cached after the first build)")
+    objective, _ = latency_objective(arch, config.device, (1, *splits.input_shape), config.threads, out / "latency",
+                                     config.latency_steps)
+    return objective, latency_factor(objective, dense, parse_cost(config.latency_goal, objective.unit))
+
+
 def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
     """Run the whole job into ``out``; returns the report (also written as report.json/.md and plots)."""
     out, t0 = Path(out), time.time()
@@ -84,10 +95,14 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
     step(1, 5, f"baseline {config.model} on {splits.source}")
     dense, arch = baseline(config, splits, out, resume)
     dense_test = evaluate(dense.eval(), splits.loader("test", 256))["accuracy"]
-    step(2, 5, f"compress to {config.compress.final_target()} in {config.compress.rounds} round(s)")
     config.compress.train.device = config.torch_device
+    objective = None
+    if config.latency_goal:
+        objective, factor = _latency_target(config, arch, dense, splits, out)
+        config.compress = replace(config.compress, target_rate=None, target_macs=None, target_latency=factor)
+    step(2, 5, f"compress to {config.compress.final_target()} in {config.compress.rounds} round(s)")
     small, compress_report = autocompress(dense, splits, config.compress, out=out / "compress", resume=resume,
-                                          arch=arch)
+                                          latency=objective, arch=arch)
     step(3, 5, f"compile dense and compressed models for {config.target}, bench on {config.device}")
     bench = compile_and_bench({"dense": dense, "compressed": small}, config, splits.input_shape, out)
     step(4, 5, "report")

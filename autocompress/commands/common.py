@@ -31,16 +31,17 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for splits, shuffling and initial weights")
 
 
-def add_runtime_args(parser: argparse.ArgumentParser) -> None:
+def add_runtime_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
-    parser.add_argument("--device", default="cpu", help="torch device for training/evaluation: cpu or cuda")
+    parser.add_argument(torch_flag, dest="device", default="cpu", help="torch device for training/evaluation: cpu or cuda")
 
 
-def add_model_data_args(parser: argparse.ArgumentParser) -> None:
-    """Model, data and runtime flags: what every command that loads a model and data takes."""
+def add_model_data_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
+    """Model, data and runtime flags: what every command that loads a model and data takes. Commands whose
+    ``--device`` names the latency device call the torch one ``--torch-device``."""
     add_model_args(parser)
     add_data_args(parser)
-    add_runtime_args(parser)
+    add_runtime_args(parser, torch_flag)
 
 
 def add_run_args(parser: argparse.ArgumentParser, command: str | None,

@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from compress.search import CompressConfig, autocompress
 
 from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, print_json,
                      pruning_budget)
-from .search import add_search_args, final_target, quick_config, search_config
+from .search import add_search_args, final_target, latency_target, quick_config, search_config
 
 HELP = ("Compress a trained model in rounds of growing targets (search -> ADMM -> hard prune -> masked retrain "
         "-> purify -> compact); writes OUT/model.pt, report.json and report.md, a checkpoint per round and epoch.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_data_args(parser)
+    add_model_data_args(parser, torch_flag="--torch-device")
     add_search_args(parser)
     defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--rounds", type=int, default=defaults.rounds, help="rounds; targets grow geometrically")
@@ -25,17 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
     model = load_model(args, splits).eval()
-    kind, factor = final_target(args)
-    config = CompressConfig(
-        target_rate=factor if kind == "rate" else None, target_macs=factor if kind == "macs" else None,
-        rounds=args.rounds, scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args),
-        **pruning_budget(args))
-    out = args.out or f"runs/compress-{args.model}"
-    _, report = autocompress(model, splits, config, out=out, resume=args.resume, arch=args.model)
+    out, objective = args.out or f"runs/compress-{args.model}", None
+    if args.target_latency:
+        objective, factor = latency_target(args, model, splits.input_shape, Path(out) / "latency")
+        kind = "latency"
+    else:
+        kind, factor = final_target(args)
+    targets = {f"target_{k}": factor if kind == k else None for k in ("rate", "macs", "latency")}
+    config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
+                            quick_eval=quick_config(args), **pruning_budget(args))
+    _, report = autocompress(model, splits, config, out=out, resume=args.resume, latency=objective, arch=args.model)
     if args.json:
         print_json(report)
         return 0
     final = report["final"]
     print(f"{args.model}: {final['compression_rate']:.2f}x fewer weights, {final['mac_reduction']:.2f}x fewer MACs, "
           f"test accuracy {final['test_accuracy']:.4f} after {args.rounds} rounds; {out}/model.pt, {out}/report.md")
+    latency = report["rounds"][-1].get("latency")
+    if latency:
+        print(f"cost on {args.latency_device}: predicted {latency['predicted']:.4g}, measured "
+              f"{latency['measured']:.4g} {latency['unit']} (goal {latency['goal'] or 0:.4g})")
     return 0

@@ -14,12 +14,25 @@ HELP = ("Search per-layer pruning rates (simulated annealing over quick evaluati
         "that meet one compression target; prints the rates (use them with 'autocompress prune --rates').")
 
 
-def add_search_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+def add_search_args(parser: argparse.ArgumentParser, required: bool = True, device: bool = True) -> None:
     """Target, scheme, annealing and quick-evaluation flags (shared with 'compress' and 'run'; --no-progress
-    comes from ``add_run_args``)."""
+    comes from ``add_run_args``); ``device`` adds --device, the device a latency goal is measured on ('run'
+    has its own)."""
     target = parser.add_mutually_exclusive_group(required=required)
     target.add_argument("--target-rate", type=float, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
     target.add_argument("--target-macs", type=float, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
+    target.add_argument("--target-latency", metavar="COST",
+                        help="latency to reach on --device, e.g. 2.5ms (host, adb); on qemu an emulated AArch64 "
+                             "instruction count such as 3.2M. The search predicts it from a per-layer latency table "
+                             "of the device (built once, about 16 compiles, then cached); each round ends with a "
+                             "real build and measurement")
+    parser.add_argument("--latency-steps", default="1,0.75,0.5,0.25", metavar="KEEPS",
+                        help="kept fractions of filters and of columns whose grid the latency table measures "
+                             "(len**2 builds)")
+    if device:
+        parser.add_argument("--device", dest="latency_device", default="host",
+                            help="where --target-latency is measured: host, qemu (emulated instruction counts) or "
+                                 "adb[:SERIAL]; the torch device is --torch-device")
     add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
     parser.add_argument("--candidates", type=int, default=s.candidates, help="annealing steps (one candidate each)")
@@ -43,11 +56,29 @@ def quick_config(args: argparse.Namespace) -> QuickEvalConfig:
 
 
 def final_target(args: argparse.Namespace) -> tuple[str, float]:
+    """(kind, factor) of a weights or MACs target; a latency goal goes through :func:`latency_target`."""
     return ("rate", args.target_rate) if args.target_rate is not None else ("macs", args.target_macs)
 
 
+def latency_steps(args: argparse.Namespace) -> tuple[float, ...]:
+    try:
+        return tuple(float(s) for s in args.latency_steps.split(","))
+    except ValueError:
+        raise ValueError(f"--latency-steps {args.latency_steps!r}: expected kept fractions such as 1,0.5,0.25") from None
+
+
+def latency_target(args: argparse.Namespace, model, input_shape: tuple[int, ...], workdir: Path):
+    """(objective, speed-up factor) for ``--target-latency`` on the latency device."""
+    from autocompress.latency import latency_factor, latency_objective, parse_cost
+
+    objective, _ = latency_objective(args.model, args.latency_device, (1, *input_shape), workdir=workdir,
+                                     steps=latency_steps(args), progress=not args.no_progress)
+    goal = parse_cost(args.target_latency, objective.unit)
+    return objective, latency_factor(objective, model, goal)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_data_args(parser)
+    add_model_data_args(parser, torch_flag="--torch-device")
     add_search_args(parser)
     parser.add_argument("--log", default=None, help="JSONL log of every step (needed for --resume)")
     add_run_args(parser, None, resume="replay --log and continue a killed search")
@@ -60,9 +91,15 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --log (the search log to continue)")
     splits = load_splits(args)
     model = load_model(args, splits).eval()
-    kind, factor = final_target(args)
+    latency = None
+    if args.target_latency:
+        objective, factor = latency_target(args, model, splits.input_shape, Path(args.log or ".").parent / "latency")
+        kind, latency = "latency", objective.predict
+    else:
+        kind, factor = final_target(args)
     result = search(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
-                    args.device, Path(args.log) if args.log else None, args.resume)
+                    args.device, Path(args.log) if args.log else None, args.resume, latency=latency,
+                    latency_on="module")
     summary = {"model": args.model, "scheme": args.scheme, "target": {"kind": kind, "factor": factor},
                "achieved": result.achieved, "quick_accuracy": result.best_eval.accuracy,
                "candidates": result.steps, "evaluations": result.evaluations, "seconds": result.seconds,

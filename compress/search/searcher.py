@@ -62,10 +62,12 @@ def prepare(model: nn.Module, splits: Splits, target: Target, config: SearchConf
 def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfig | None = None,
            scheme: str = "filter+column", quick: QuickEvalConfig | None = None, device: str = "cpu",
            log_path: str | Path | None = None, resume: bool = False,
-           callback: Callable[[dict], None] | None = None, latency: LatencyFn | None = None) -> SearchResult:
-    """Simulated-annealing search for per-layer rates of ``model`` meeting ``target`` (model unchanged)."""
+           callback: Callable[[dict], None] | None = None, latency: LatencyFn | ModuleLatencyFn | None = None,
+           latency_on: str = "action") -> SearchResult:
+    """Simulated-annealing search for per-layer rates of ``model`` meeting ``target`` (model unchanged);
+    ``latency`` takes an action, or the projected model when ``latency_on="module"``."""
     config = config or SearchConfig()
-    setup = prepare(model, splits, target, config, scheme, quick, device, latency)
+    setup = prepare(model, splits, target, config, scheme, quick, device, latency, latency_on)
     return anneal(setup.space, setup.goal, setup.evaluator, config, log_path, resume, callback)
 
 
