@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .cache import cache_dir
 from .elf import read_elf
 
 PLUGIN_SOURCE = Path(__file__).with_name("insn_plugin.c")
@@ -65,17 +66,13 @@ class InstructionCount:
         return float(sum(n * weights.get(k, 1.0) for k, n in self.classes.items()))
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("AUTOCOMPRESS_CACHE", Path.home() / ".cache" / "autocompress"))
-
-
 def build_plugin(cc: str | None = None) -> Path:
     """Compile the plugin once per source version into the cache; returns the shared library path."""
     cc = cc or os.environ.get("CC", "cc")
     if shutil.which(cc) is None:
         raise RuntimeError(f"C compiler {cc!r} not found; the qemu instruction-count plugin is built with it")
     digest = hashlib.sha256(PLUGIN_SOURCE.read_bytes()).hexdigest()[:16]
-    target = _cache_dir() / "qemu-plugin" / digest / "libinsn.so"
+    target = cache_dir("qemu-plugin", digest) / "libinsn.so"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp.so")

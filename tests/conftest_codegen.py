@@ -16,18 +16,7 @@ from codegen import CompiledModel, compile_model
 from codegen.frontend import export_torch
 from compress.models import MODELS, build_model
 from compress import pruning
-
-
-def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
-    """Give BatchNorm realistic running statistics (one train-mode pass on random data), then eval()."""
-    torch.manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.momentum = None  # cumulative average: one batch sets the stats exactly
-    model.train()
-    with torch.no_grad():
-        model(torch.randn(8, *shape[1:]))
-    return model.eval()
+from runtime.variants import calibrate
 
 
 def prune_and_compact(model: nn.Module, shape: tuple[int, ...], seed: int) -> nn.Module:
