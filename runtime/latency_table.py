@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from . import get_device
 from .cache import cache_dir
 from .device import Device
 from .insn_count import PLUGIN_SOURCE, instructions_per_inference, kernel_instructions
-from .predictor import KeptLayer, fit, kept_layers, layer_features, nonlayer_features
+from .predictor import KeptLayer, fit, kept_layers, kept_weights, layer_features, nonlayer_features
 from .variants import calibrated_model, grid_rates, prune
 
 FORMAT = 1
@@ -58,14 +59,17 @@ ROOT = Path(__file__).resolve().parent.parent
 CODEGEN_SOURCES = ("codegen/**/*.py", "android_bench/*.c", "android_bench/*.h")
 STRUCTURE_CACHE = 32  # traced structures of compacted shapes kept per table
 REPEATS = 3  # benchmark processes per measurement on a real device
+SPILL_GAIN = 0.8  # a spill threshold is used only if it cuts the grid's leave-one-out error by 20%
 
 
 class Fits(NamedTuple):
-    """Per-layer coefficients, the other kernels' coefficients, and the driver's overhead (median)."""
+    """Per-layer coefficients, the other kernels' coefficients, the driver's overhead (median), and the kept
+    weights above which a model's weights spill from the cache."""
 
     layers: list[np.ndarray]
     other: np.ndarray
     overhead: float
+    spill: float
 
 
 def device_fingerprint(device: Device, threads: int) -> dict:
@@ -154,6 +158,7 @@ class LatencyTable:
     layers: list[dict]  # per conv/linear layer: name, kind, pixels, dense rows/taps, kernel_size, stride, block
     variants: list[dict] = field(default_factory=list)  # per grid point: keeps, costs, volume, layers
     build_seconds: float = 0.0
+    spill_weights: float | None = None  # kept weights above which the weights spill from the cache; None: never
     accuracy: dict = field(default_factory=dict)
 
     @property
@@ -220,7 +225,8 @@ class LatencyTable:
                     print(f"[{i + 1}/{len(grid)}] {arch} filter keep {f:g}, column keep {c:g}: "
                           f"{table.variants[-1]['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
         table.build_seconds = round(time.perf_counter() - start, 1)
-        table.accuracy["grid_leave_one_out"] = table._leave_one_out()
+        table.spill_weights = table._spill_threshold()
+        table.accuracy["grid_leave_one_out"] = table._leave_one_out(table._spill)
         return table
 
     @classmethod
@@ -272,23 +278,40 @@ class LatencyTable:
 
     # ---- predicting -----------------------------------------------------------------------------------
 
+    @property
+    def _spill(self) -> float:
+        return math.inf if self.spill_weights is None else self.spill_weights
+
     @cached_property
     def _fits(self) -> Fits:
-        return self._fit(self.variants)
+        return self._fit(self.variants, self._spill)
 
-    def _fit(self, variants: list[dict]) -> Fits:
+    def _fit(self, variants: list[dict], spill: float) -> Fits:
+        spilled = [_weights(v) > spill for v in variants]
         per_layer = []
         for i, meta in enumerate(self.layers):
             points = [v["layers"][i] for v in variants]
-            features = _layer_x(meta, [p["rows"] for p in points], [p["taps"] for p in points])
+            features = _layer_x(meta, [p["rows"] for p in points], [p["taps"] for p in points], spilled)
             per_layer.append(fit(features, [p["cost"] for p in points]))
         other = fit(nonlayer_features([v["volume"] for v in variants]), [v["other_kernels"] for v in variants])
-        return Fits(per_layer, other, float(np.median([v["overhead"] for v in variants])))
+        return Fits(per_layer, other, float(np.median([v["overhead"] for v in variants])), spill)
+
+    def _spill_threshold(self) -> float | None:
+        """Of "never" and the midpoints between the grid's kept-weight counts, the spill threshold with the
+        smallest leave-one-out error, if it beats "never" by ``SPILL_GAIN``. Never for instruction counts."""
+        if self.unit == INSTRUCTIONS:
+            return None
+        counts = sorted({_weights(v) for v in self.variants})
+        candidates = [math.inf] + [(a + b) / 2 for a, b in zip(counts, counts[1:])]
+        errors = [self._leave_one_out(c)["mean_rel_error"] for c in candidates]
+        best = int(np.argmin(errors))
+        return candidates[best] if errors[best] < SPILL_GAIN * errors[0] else None
 
     def _predict_kept(self, kept: list[KeptLayer], fits: Fits | None = None) -> tuple[list[float], float]:
         """Per-layer costs and the cost outside layer kernels (other kernels + the driver's overhead)."""
         fits = fits or self._fits
-        costs = [max(float(_layer_x(m, k.rows, k.taps) @ coef), 0.0)
+        spilled = kept_weights(kept) > fits.spill
+        costs = [max(float(_layer_x(m, k.rows, k.taps, spilled) @ coef), 0.0)
                  for k, m, coef in zip(kept, self.layers, fits.layers)]
         other = max(float(nonlayer_features(_volume(kept, self.layers)) @ fits.other), 0.0)
         return costs, other + fits.overhead
@@ -333,14 +356,14 @@ class LatencyTable:
 
     # ---- accuracy -------------------------------------------------------------------------------------
 
-    def _leave_one_out(self) -> dict:
+    def _leave_one_out(self, spill: float) -> dict:
         """Each grid variant predicted from fits over all the others, vs its measured whole cost."""
         predicted = []
         for i, variant in enumerate(self.variants):
             rest = self.variants[:i] + self.variants[i + 1:]
             kept = [KeptLayer(m["name"], p["rows"], p["taps"], p["channels"])
                     for m, p in zip(self.layers, variant["layers"])]
-            costs, nonlayer = self._predict_kept(kept, self._fit(rest) if rest else None)
+            costs, nonlayer = self._predict_kept(kept, self._fit(rest or self.variants, spill))
             predicted.append(sum(costs) + nonlayer)
         return _errors(predicted, [v["whole"] for v in self.variants])
 
@@ -404,8 +427,12 @@ def _dense_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
     return sorted(layers, key=lambda layer: order[layer["name"]])
 
 
-def _layer_x(meta: dict, rows, taps) -> np.ndarray:
-    return layer_features(rows, taps, meta["dense_rows"], meta["dense_taps"], meta["block"])
+def _layer_x(meta: dict, rows, taps, spilled) -> np.ndarray:
+    return layer_features(rows, taps, meta["dense_rows"], meta["dense_taps"], meta["block"], spilled)
+
+
+def _weights(variant: dict) -> int:
+    return sum(p["rows"] * p["taps"] for p in variant["layers"])
 
 
 def _volume(kept: list[KeptLayer], layers: list[dict]) -> int:
