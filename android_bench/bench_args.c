@@ -1,6 +1,6 @@
 /*!
  * \file bench_args.c
- * \brief Parsing of --input --output --warmup --runs --threads --pin --seed --workspace-mb --info.
+ * \brief Parsing of --input --output --warmup --runs --threads --pin --seed --workspace-mb --profile --info.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 
 static const char kUsage[] =
     "usage: %s [--input F] [--output F] [--warmup N] [--runs N] [--threads T] [--pin CPULIST]\n"
-    "          [--seed S] [--workspace-mb M] [--info]\n"
+    "          [--seed S] [--workspace-mb M] [--profile] [--info]\n"
     "  --input F        raw little-endian float32 input of the model's input shape (default: random)\n"
     "  --output F       write the last run's raw float32 output here\n"
     "  --warmup N       untimed runs before timing (default 3)\n"
@@ -21,6 +21,7 @@ static const char kUsage[] =
     "  --pin CPULIST    pin thread i to the i-th CPU of a list like 4-7 or 0,2 (default: no pinning)\n"
     "  --seed S         seed of the random input, uniform in [-1, 1) (default 0)\n"
     "  --workspace-mb M kernel workspace per thread in MiB (default %u)\n"
+    "  --profile        also time every kernel call; adds \"kernels\": [{name, median_ms}] in call order\n"
     "  --info           print the model facts as one JSON line and exit\n"
     "Prints one JSON line with per-run times in ms and their min/median/mean/p90.\n";
 
@@ -74,6 +75,10 @@ bench_error_t BenchArgs_Parse(int argc, char** argv, BenchArgs* out, int* exit_n
       out->info_only = 1;
       continue;
     }
+    if (!strcmp(flag, "--profile")) {
+      out->profile = 1;
+      continue;
+    }
     if (i + 1 >= argc) {
       BENCH_LOG("%s needs a value (see --help)", flag);
       return kBenchErrorArgsInvalid;
@@ -97,7 +102,7 @@ bench_error_t BenchArgs_Parse(int argc, char** argv, BenchArgs* out, int* exit_n
       }
     } else if (ok) {
       BENCH_LOG("unknown flag '%s'; expected one of: --input --output --warmup --runs --threads --pin --seed "
-                "--workspace-mb --info --help", flag);
+                "--workspace-mb --profile --info --help", flag);
       return kBenchErrorArgsInvalid;
     }
     if (!ok) return kBenchErrorArgsInvalid;

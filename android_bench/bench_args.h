@@ -22,6 +22,7 @@ typedef struct {
   uint64_t seed;
   int workspace_mb;
   int info_only;            /* --info: print the model facts as JSON and exit */
+  int profile;              /* --profile: time every kernel call of the timed runs */
 } BenchArgs;
 
 /*! \brief Parse argv; prints the problem (or the usage for --help) and returns non-zero on failure. */

@@ -19,6 +19,7 @@ typedef struct {
   int32_t output_ndim;
   const int64_t* output_shape;
   size_t output_bytes;   /* float32 output */
+  const char* const* kernel_names;  /* num_kernels names, in call order */
 } ModelInfo;
 
 /*! \brief Static facts about the compiled model. */
@@ -29,5 +30,11 @@ const ModelInfo* Model_GetInfo(void);
  * \return 0, or kBenchErrorModelKernel after reporting which kernel failed.
  */
 int Model_Run(const void* input, void* output);
+
+/*!
+ * \brief Model_Run that also stores the duration of each kernel call in \p kernel_ns (num_kernels entries,
+ *        call order), measured with Platform_TimerNowNs around the call.
+ */
+int Model_RunProfiled(const void* input, void* output, uint64_t* kernel_ns);
 
 #endif  /* ANDROID_BENCH_MODEL_H_ */

@@ -24,7 +24,7 @@ from .errors import CodegenError
 from .lower import build_kernels, lower, to_relax
 from .plan import build_plan
 from .targets import get_target
-from .toolchain import BENCH_DIR, bench_sources, get_toolchain, link_executable
+from .toolchain import BENCH_DIR, Toolchain, bench_sources, get_toolchain, link_executable
 
 COMPILE_JSON = "compile.json"
 ONNX_NAME = "model.onnx"
@@ -128,8 +128,7 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     digest = model_hash(blob, src / "kernels.o")
     (src / "model.c").write_text(render_driver(plan, DriverInfo(name, digest, target)))
     binary = out_dir / name
-    link_executable(toolchain, [*bench_sources(), src / "model.c", src / "weights.S", src / "kernels.o"],
-                    [BENCH_DIR, src], binary)
+    _link(toolchain, src, binary, strip=True)
     info = {
         "name": name, "binary": binary.name, "target": target, "llvm_target": spec.llvm,
         "toolchain": toolchain.name, "kernels": len(kernels), "kernel_calls": len(plan.calls),
@@ -140,6 +139,22 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     }
     (out_dir / COMPILE_JSON).write_text(json.dumps(info, indent=2) + "\n")
     return CompiledModel(out_dir, info)
+
+
+def _link(toolchain: Toolchain, src: Path, binary: Path, strip: bool) -> None:
+    sources = [*bench_sources(), src / "model.c", src / "weights.S", src / "kernels.o"]
+    link_executable(toolchain, sources, [BENCH_DIR, src], binary, strip)
+
+
+def link_with_symbols(compiled: CompiledModel, binary: str | Path) -> Path:
+    """Link ``compiled``'s generated sources again into ``binary``, keeping the symbol table.
+
+    The linker lays out the same code at the same addresses as in ``compiled.binary`` (which is stripped),
+    so instruction addresses seen while running either binary map to kernel symbols of this one.
+    """
+    binary = Path(binary)
+    _link(get_toolchain(compiled.target), compiled.out_dir / "src", binary, strip=False)
+    return binary
 
 
 def _intake(model, input_shape, name: str | None) -> tuple[onnx.ModelProto, str]:

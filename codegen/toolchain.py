@@ -42,7 +42,7 @@ def get_toolchain(target: str) -> Toolchain:
     ``android-arm64`` uses the NDK's clang when ``ANDROID_NDK_HOME`` is set, otherwise the same static
     musl build (a static executable runs on Android from /data/local/tmp).
     """
-    common = ("-O2", "-s", "-std=gnu11", "-Wall", "-Wno-unused-function")
+    common = ("-O2", "-std=gnu11", "-Wall", "-Wno-unused-function")
     if target == "host":
         cc = os.environ.get("CC", "cc")
         if shutil.which(cc) is None:
@@ -65,7 +65,8 @@ def _ndk_clang(ndk: Path) -> Path:
     return clang
 
 
-def link_executable(toolchain: Toolchain, sources: list[Path], include_dirs: list[Path], output: Path) -> None:
+def link_executable(toolchain: Toolchain, sources: list[Path], include_dirs: list[Path], output: Path,
+                    strip: bool = True) -> None:
     """Compile ``sources`` (C, assembly, objects) and link them into ``output``.
 
     Parameters
@@ -78,9 +79,13 @@ def link_executable(toolchain: Toolchain, sources: list[Path], include_dirs: lis
         Header (and ``.incbin``) search directories.
     output : Path
         The executable to write.
+    strip : bool
+        Drop the symbol table and debug information (``-s``); the code and its addresses are the same
+        either way.
     """
     includes = [arg for d in include_dirs for arg in (f"-I{d}", f"-Wa,-I{d}")]
-    cmd = [*toolchain.cc, *toolchain.flags, *includes, "-o", str(output), *map(str, sources), "-lm"]
+    cmd = [*toolchain.cc, *toolchain.flags, *(["-s"] if strip else []), *includes, "-o", str(output),
+           *map(str, sources), "-lm"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     except FileNotFoundError:

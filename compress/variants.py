@@ -1,16 +1,24 @@
-"""Synthetic models for compiler tests and latency tables: registry models with realistic BatchNorm statistics,
-dense or pruned by magnitude at given filter/column rates and physically compacted. Accuracy is meaningless;
-shapes, sparsity structure and numerics are real.
+"""Synthetic models for compiler tests, benchmarks and latency tables: registry models with realistic
+BatchNorm statistics, dense or with whole filters and whole columns of every conv zeroed by magnitude, purified
+and compacted. Accuracy is meaningless; shapes, sparsity structure and numerics are real.
 
 >>> model, shape = variant("resnet20", filter_rate=0.5, column_rate=0.4, seed=0)
+>>> base, shape = calibrated_model("resnet20")
+>>> small = prune(base, shape, grid_rates(base, shape, filter_keep=0.5, column_keep=0.75))
+>>> other = prune(base, shape, random_rates(base, shape, np.random.default_rng(0)))
 """
 from __future__ import annotations
 
+import copy
+
+import numpy as np
 import torch
 from torch import nn
 
-from .models import MODELS, build_model
 from . import pruning
+from .models import build_model, get_spec
+
+SCHEME = "filter+column"
 
 
 def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Module:
@@ -25,25 +33,50 @@ def calibrate(model: nn.Module, shape: tuple[int, ...], seed: int = 0) -> nn.Mod
     return model.eval()
 
 
-def prune_compact(model: nn.Module, shape: tuple[int, ...], rates, seed: int = 0) -> nn.Module:
-    """Filter+column magnitude pruning at ``rates`` (one :class:`LayerRate` for every layer, or a dict by layer
-    name), then purification and compaction: a physically smaller model whose convs carry zero columns."""
-    calibrate(model, shape, seed)
+def calibrated_model(arch: str, seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
+    """The registry model ``arch`` with seeded weights and calibrated BatchNorm, and its input shape."""
+    torch.manual_seed(seed)
+    shape = (1, *get_spec(arch).input_shape)
+    return calibrate(build_model(arch), shape, seed), shape
+
+
+def grid_rates(model: nn.Module, shape: tuple[int, ...], filter_keep: float,
+               column_keep: float) -> dict[str, pruning.LayerRate]:
+    """The same kept fractions of filters and of (live) columns on every conv."""
+    rate = pruning.LayerRate(filter=1.0 - filter_keep, column=1.0 - column_keep)
+    return pruning.uniform_rates(pruning.trace_structure(model, shape[1:]), rate)
+
+
+def random_rates(model: nn.Module, shape: tuple[int, ...], rng: np.random.Generator,
+                 low: float = 0.0, high: float = 0.75) -> dict[str, pruning.LayerRate]:
+    """Per conv, filter and column rates drawn uniformly from ``[low, high)``."""
     structure = pruning.trace_structure(model, shape[1:])
-    if isinstance(rates, pruning.LayerRate):
-        rates = pruning.uniform_rates(structure, rates)
-    masks = pruning.project_masks(structure, pruning.layer_weights(model), "filter+column", rates)
-    purified, record = pruning.purify(masks.apply(model).eval(), structure)
+    return {name: pruning.LayerRate(*(float(r) for r in rng.uniform(low, high, 2)))
+            for name in structure.layers() if structure.nodes[structure.layer_node[name]].kind == "conv"}
+
+
+def mask(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
+    """A copy of ``model`` with the pruned filters and columns zeroed in place (same shapes)."""
+    structure = pruning.trace_structure(model, shape[1:])
+    masks = pruning.project_masks(structure, pruning.layer_weights(model), SCHEME, rates)
+    return masks.apply(copy.deepcopy(model)).eval()
+
+
+def prune(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
+    """:func:`mask`, then purification and compaction: the physically smaller model."""
+    structure = pruning.trace_structure(model, shape[1:])
+    purified, record = pruning.purify(mask(model, shape, rates), structure)
     return pruning.compact(purified, structure, record)[0]
 
 
 def variant(name: str, filter_rate: float = 0.0, column_rate: float = 0.0,
             seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
-    """Registry model ``name`` with seeded weights, calibrated, pruned when a rate is nonzero; plus its input
-    shape (batch 1)."""
+    """Registry model ``name`` with seeded weights, pruned (``rate`` = fraction removed, the same on every conv)
+    when a rate is nonzero, and calibrated; plus its input shape (batch 1)."""
     torch.manual_seed(seed)
-    shape = (1, *MODELS[name].input_shape)
+    shape = (1, *get_spec(name).input_shape)
     model = build_model(name)
     if filter_rate or column_rate:
-        model = prune_compact(model, shape, pruning.LayerRate(filter=filter_rate, column=column_rate), seed)
+        calibrate(model, shape, seed)
+        model = prune(model, shape, grid_rates(model, shape, 1.0 - filter_rate, 1.0 - column_rate))
     return calibrate(model, shape, seed), shape

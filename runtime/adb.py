@@ -68,6 +68,10 @@ class AdbDevice(Device):
             raise DeviceError(f"adb failed to {what} on {self.name} (exit {proc.returncode}): {text[-400:]}")
         return proc
 
+    def shell(self, *command: str) -> str:
+        """stdout of ``adb shell COMMAND...`` on this device."""
+        return self._checked(f"run {' '.join(command)}", "shell", *command).stdout
+
     def execute(self, binary: Path, input_bytes: bytes, flags: list[str], pin: str | None) -> RunOutput:
         remote_bin = f"{REMOTE_DIR}/{binary.name}"
         remote_in, remote_out = f"{REMOTE_DIR}/{INPUT_FILE}", f"{REMOTE_DIR}/{OUTPUT_FILE}"

@@ -39,7 +39,7 @@ class Device:
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
 
     def bench(self, compiled, runs: int = 10, warmup: int = 3, threads: int = 1, pin: str | None = None,
-              seed: int = 0, tolerance: float = 1e-4) -> BenchResult:
+              seed: int = 0, tolerance: float = 1e-4, profile: bool = False) -> BenchResult:
         """Run ``compiled`` on this device, check it against onnxruntime, and report its latency.
 
         Parameters
@@ -56,6 +56,9 @@ class Device:
             Seed of the standard-normal input.
         tolerance : float
             Largest allowed absolute difference from onnxruntime.
+        profile : bool
+            Also time every kernel call (``--profile``) and fill ``kernel_ms``; emulated devices leave it
+            None (use ``runtime.insn_count.kernel_instructions`` there).
 
         Returns
         -------
@@ -69,6 +72,8 @@ class Device:
         flags = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(threads)]
         if pin:
             flags += ["--pin", pin]
+        if profile:
+            flags.append("--profile")
         run = self.execute(compiled.binary, x.tobytes(), flags, pin)
         stats = _parse_stats(run.stdout, compiled.binary.name)
         if stats.get("model_hash") != compiled.info["model_hash"]:
@@ -97,7 +102,13 @@ class Device:
             times_ms=pick("times_ms"), min_ms=pick("min_ms"), median_ms=pick("median_ms"),
             mean_ms=pick("mean_ms"), p90_ms=pick("p90_ms"),
             emulated_times_ms=stats["times_ms"] if self.emulated else None,
+            kernel_ms=None if timed is None or "kernels" not in stats else kernel_times(stats),
         )
+
+
+def kernel_times(stats: dict) -> list[tuple[str, float]]:
+    """``(name, median_ms)`` per kernel call, in call order, from a ``--profile`` JSON line."""
+    return [(k["name"], float(k["median_ms"])) for k in stats["kernels"]]
 
 
 def _parse_stats(stdout: str, binary: str) -> dict:

@@ -9,7 +9,8 @@ class BenchResult:
     """Latency statistics (milliseconds) and accuracy of one run.
 
     Emulated runs (qemu) carry their wall times in ``emulated_times_ms`` and no latency statistics:
-    emulator time says nothing about device latency.
+    emulator time says nothing about device latency. ``kernel_ms`` (a profiled run on a real device) lists
+    ``(kernel name, median ms over the timed runs)`` per kernel call, in call order.
     """
 
     device: str
@@ -29,6 +30,7 @@ class BenchResult:
     mean_ms: float | None
     p90_ms: float | None
     emulated_times_ms: list[float] | None = None
+    kernel_ms: list[tuple[str, float]] | None = None
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""

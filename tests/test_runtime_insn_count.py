@@ -1,11 +1,16 @@
 """The qemu instruction-count plugin: builds, counts the work a program does, repeats exactly, splits classes."""
+import copy
 import shutil
 import subprocess
 import sys
 
 import pytest
 
-from runtime.insn_count import InstructionCount, count_instructions
+from codegen import compile_model
+from conftest_codegen import make_model
+from runtime.elf import read_elf
+from runtime.insn_count import (AddressRanges, InstructionCount, count_instructions, instructions_per_inference,
+                                kernel_instructions)
 
 pytestmark = pytest.mark.qemu
 
@@ -22,15 +27,34 @@ int main(int argc, char** argv) {
 """
 
 
-@pytest.fixture(scope="module")
-def loop_binary(tmp_path_factory):
+WORK_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+__attribute__((noinline)) float work(long n) {
+  volatile float acc = 0.f;
+  for (long i = 0; i < n; ++i) acc += 1.5f;
+  return acc;
+}
+int main(int argc, char** argv) {
+  printf("%f\n", work(atol(argv[1])));
+  return 0;
+}
+"""
+
+
+def zig_build(folder, name: str, source: str, *flags: str):
+    """A static AArch64 executable of ``source`` built with zig."""
     if shutil.which("qemu-aarch64") is None:
         pytest.fail("qemu-aarch64 missing: .ci/run installs qemu-user")
-    folder = tmp_path_factory.mktemp("loop")
-    (folder / "loop.c").write_text(LOOP_C)
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "aarch64-linux-musl", "-static", "-O1",
-                    str(folder / "loop.c"), "-o", str(folder / "loop")], check=True)
-    return folder / "loop"
+    (folder / f"{name}.c").write_text(source)
+    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "aarch64-linux-musl", *(flags or ["-static"]),
+                    "-O1", str(folder / f"{name}.c"), "-o", str(folder / name)], check=True)
+    return folder / name
+
+
+@pytest.fixture(scope="module")
+def loop_binary(tmp_path_factory):
+    return zig_build(tmp_path_factory.mktemp("loop"), "loop", LOOP_C)
 
 
 def test_counts_grow_with_work_and_repeat(loop_binary):
@@ -61,9 +85,7 @@ def test_weighting_needs_classes_and_known_names():
 
 def test_per_inference_count_of_a_compiled_model_is_stable(tmp_path):
     """A real compiled model: per-inference instructions repeat to 0.1%, and a smaller model needs fewer."""
-    from codegen import compile_model
     from compress.models.small_cnn import SmallCNN
-    from runtime.insn_count import instructions_per_inference
 
     counts = {}
     for width in (4, 16):
@@ -72,3 +94,48 @@ def test_per_inference_count_of_a_compiled_model_is_stable(tmp_path):
         counts[width] = [instructions_per_inference(compiled.binary, runs=2).instructions for _ in range(2)]
     assert abs(counts[16][0] - counts[16][1]) <= 0.001 * counts[16][0]
     assert counts[4][0] < counts[16][0] / 4
+
+
+
+def test_ranges_count_one_function_in_fixed_and_position_independent_binaries(tmp_path):
+    """The same function counted by address range in a fixed-address and a static-pie build: same count,
+    5 instructions per loop iteration, so the plugin found the load bias of the position-independent one."""
+    counts = {}
+    for kind, flags in (("exec", ["-static"]), ("pie", ["-static-pie", "-fPIE"])):
+        binary = zig_build(tmp_path, kind, WORK_C, *flags)
+        facts = read_elf(binary)
+        assert facts.position_independent == (kind == "pie") and not facts.interpreter
+        work = next(f for f in facts.functions if f.name == "work")
+        ranges = AddressRanges(facts.entry, ((work.address, work.address + work.size),))
+        counts[kind] = [count_instructions([binary, str(n)], ranges=ranges).ranges[0] for n in (1000, 11000)]
+    assert counts["exec"] == counts["pie"]
+    assert counts["exec"][1] - counts["exec"][0] == 5 * 10_000  # load, add, store, increment, compare+branch
+
+
+@pytest.mark.slow
+def test_per_kernel_counts_add_up_repeat_and_see_pruned_columns(tmp_path):
+    """Per-kernel counts of a real model: they repeat to 0.1%, sum to within 3% of the whole inference, and a
+    column-pruned model's conv kernels execute fewer instructions while its pooling kernel executes as many."""
+    from compress import pruning
+
+    model, shape = make_model("small_cnn")
+    structure = pruning.trace_structure(model, shape[1:])
+    rates = pruning.uniform_rates(structure, pruning.LayerRate(column=0.5))
+    pruned = pruning.project_masks(structure, pruning.layer_weights(model), "column", rates).apply(
+        copy.deepcopy(model))
+    dense_c = compile_model(model, "linux-aarch64", tmp_path / "dense", input_shape=shape)
+    pruned_c = compile_model(pruned, "linux-aarch64", tmp_path / "pruned", input_shape=shape)
+    dense = [kernel_instructions(dense_c, runs=2) for _ in range(2)]
+    called = {layer["kernel"] for layer in dense_c.info["layers"]} | {"max_pool2d", "mean"}
+    assert dense[0].keys() == dense[1].keys() == called  # the unused reshape kernel never runs
+    for name, count in dense[0].items():
+        assert abs(count - dense[1][name]) <= 0.001 * count, name
+    whole = instructions_per_inference(dense_c.binary, runs=2).instructions
+    assert 0.97 * whole <= sum(dense[0].values()) <= whole
+    pruned_counts = kernel_instructions(pruned_c, runs=2)
+    dense_layers, pruned_layers = dense_c.info["layers"], pruned_c.info["layers"]
+    for d, p in zip(dense_layers[1:3], pruned_layers[1:3]):  # conv01, conv02: half their columns pruned
+        assert p["taps"] < d["taps"]
+        assert pruned_counts[p["kernel"]] < 0.8 * dense[0][d["kernel"]], (p["kernel"], d["kernel"])
+    assert pruned_counts["max_pool2d"] == dense[0]["max_pool2d"]
+
