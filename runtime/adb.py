@@ -23,7 +23,8 @@ _STATE_HINTS = {
 
 
 class AdbDevice(Device):
-    """One device by serial (or the only one connected); its timings are real device latencies."""
+    """One device by serial (or the only one connected); a phone's timings are real device latencies, an
+    Android emulator's (``ro.kernel.qemu=1``) are emulated and never reported as latency."""
 
     arch = "aarch64"
 
@@ -33,6 +34,7 @@ class AdbDevice(Device):
             raise DeviceError(f"{adb!r} not found on PATH; install Android platform-tools")
         self.serial = self._pick(serial)
         self.name = f"adb:{self.serial}"
+        self.emulated = self._adb("shell", "getprop", "ro.kernel.qemu").stdout.strip() == "1"
 
     def _adb(self, *args: str, serial: bool = True) -> subprocess.CompletedProcess:
         cmd = [self.adb, *(["-s", self.serial] if serial else []), *args]

@@ -41,6 +41,12 @@ FAKE_ADB = textwrap.dedent('''\
     if cmd == "pull":
         shutil.copy(rest[0], rest[1]); print("1 file pulled"); sys.exit(0)
     if cmd == "shell":
+        if rest[0] == "getprop":  # an emulator says so, like Android's own emulator
+            props = {{"ro.kernel.qemu": env.get("FAKE_ADB_EMULATOR", ""), "ro.product.model": "stand-in",
+                      "ro.board.platform": "qemu-aarch64"}}
+            print(props.get(rest[1], "")); sys.exit(0)
+        if rest[0] == "cat":
+            sys.exit(subprocess.run(rest).returncode)
         if rest[0] == "taskset":
             int(rest[1], 16)
             rest = rest[2:]
@@ -84,6 +90,25 @@ def test_adb_bench_end_to_end(artifacts, fake_adb):
     assert f"-s PHONE1 push {compiled.binary} {binary}" in calls
     assert f"-s PHONE1 shell taskset 3 {binary} --input" in calls
     assert "-s PHONE1 pull /data/local/tmp/autocompress/output.bin" in calls
+
+
+@pytest.mark.slow
+def test_latency_table_through_an_emulated_adb_device(fake_adb, monkeypatch):
+    """Table building over adb end to end (push, run, check against onnxruntime, pull) on a stand-in that reports
+    itself as an emulator: its costs are emulated AArch64 instructions, never milliseconds."""
+    from runtime.latency_table import INSTRUCTIONS, LatencyTable
+
+    log = fake_adb("PHONE1:device")
+    monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
+    assert get_device("adb:PHONE1").emulated
+    table = LatencyTable.build("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
+    assert table.unit == INSTRUCTIONS and table.fingerprint["kind"] == "adb"
+    assert table.fingerprint["model"] == "stand-in"
+    assert len(table.variants) == 4 and all(v["whole"] > 0 for v in table.variants)
+    full, half = (next(v["whole"] for v in table.variants if (v["filter_keep"], v["column_keep"]) == keep)
+                  for keep in ((1.0, 1.0), (0.5, 0.5)))
+    assert half < full
+    assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
 
 
 @pytest.mark.parametrize("devices, spec, message", [

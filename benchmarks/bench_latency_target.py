@@ -1,0 +1,157 @@
+"""Latency in the loop on ResNet-20 (JPEG CIFAR-10): a MACs-targeted run, then a latency-targeted run whose goal
+is the MACs run's measured latency, with the same search, ADMM and retraining budget; which is more accurate at
+that latency? Both runs report the latency table's prediction and a real build + measurement of the result.
+With ``--device qemu`` the cost is emulated AArch64 instructions (never a time) and only the searches run.
+
+    PYTHONPATH=. python benchmarks/bench_latency_target.py --device host --target-macs 2
+    PYTHONPATH=. python benchmarks/bench_latency_target.py --device qemu --search-only --out \\
+        benchmarks/results/latency_target_qemu
+
+Writes OUT.json and OUT.md (default benchmarks/results/latency_target).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from autocompress.latency import latency_objective  # noqa: E402
+from compress.checkpoint import load_weights  # noqa: E402
+from compress.data import load_data  # noqa: E402
+from compress.models import build_model  # noqa: E402
+from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, autocompress,  # noqa: E402
+                             search)
+from compress.train import TrainConfig  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", default=str(ROOT / "runs/resnet20-jpeg-finetune/model.pt"))
+    p.add_argument("--data", default=str(ROOT.parent / "shared/data/cifar10-jpeg.tar.gz"))
+    p.add_argument("--device", default="host", help="host, qemu or adb[:SERIAL]")
+    p.add_argument("--target-macs", type=float, default=2.0, help="the MACs run's target")
+    p.add_argument("--search-only", action="store_true", help="compare the searches' predicted costs only")
+    p.add_argument("--candidates", type=int, default=40)
+    p.add_argument("--val-images", type=int, default=1000)
+    p.add_argument("--admm-epochs", type=int, default=2)
+    p.add_argument("--retrain-epochs", type=int, default=2)
+    p.add_argument("--train-limit", type=int, default=10000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(ROOT / "benchmarks/results/latency_target"))
+    return p.parse_args(argv)
+
+
+def config_for(args, **target) -> CompressConfig:
+    train = TrainConfig(lr=0.01, batch_size=128, train_limit=args.train_limit, threads=args.threads, progress=False)
+    return CompressConfig(**target, rounds=1, admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
+                          search=SearchConfig(candidates=args.candidates, progress=True),
+                          quick_eval=QuickEvalConfig(val_images=args.val_images), train=train)
+
+
+def full_runs(model, splits, objective, args, work: Path) -> dict:
+    """MACs-targeted run, then a latency run aiming at the MACs run's measured cost."""
+    dense_cost = objective.predict(copy.deepcopy(model))
+    runs = {}
+    _, report = autocompress(model, splits, config_for(args, target_macs=args.target_macs), work / "macs",
+                             latency=objective, arch="resnet20")
+    runs["macs"] = summary(report)
+    goal = runs["macs"]["latency"]["measured"]
+    _, report = autocompress(model, splits, config_for(args, target_latency=dense_cost / goal), work / "latency",
+                             latency=objective, arch="resnet20")
+    runs["latency"] = summary(report)
+    return {"dense_predicted": dense_cost, "goal": goal, "runs": runs}
+
+
+def summary(report: dict) -> dict:
+    last = report["rounds"][-1]
+    return {"target": report["target"], "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
+            "compression_rate": last["compression_rate"], "mac_reduction": last["mac_reduction"],
+            "latency": last["latency"], "rates": last["rates"], "seconds": report["seconds"]}
+
+
+def search_runs(model, splits, objective, args) -> dict:
+    """Searches only: the MACs-targeted best action's predicted cost vs a cost-targeted search's."""
+    dense_cost = objective.predict(copy.deepcopy(model))
+    quick = QuickEvalConfig(val_images=args.val_images)
+    config = SearchConfig(candidates=args.candidates, progress=True)
+    out = {"dense_predicted": dense_cost, "runs": {}}
+    for kind, factor in (("macs", args.target_macs), ("latency", None)):
+        if kind == "latency":
+            factor = dense_cost / out["runs"]["macs"]["predicted"]
+        result = search(model, splits, Target(kind, factor), config, quick=quick, latency=objective.predict,
+                        latency_on="module")
+        projected = result_model(model, splits, result)
+        out["runs"][kind] = {"factor": factor, "quick_accuracy": result.best_eval.accuracy,
+                             "predicted": objective.predict(projected), "evaluations": result.evaluations,
+                             "seconds": result.seconds}
+    return out
+
+
+def result_model(model, splits, result):
+    from compress.pruning import layer_weights, project_masks, trace_structure
+
+    structure = trace_structure(model, splits.input_shape)
+    masks = project_masks(structure, layer_weights(model), "filter+column", result.best.layer_rates())
+    return masks.apply(copy.deepcopy(model)).eval()
+
+
+def markdown(report: dict) -> str:
+    unit = report["unit"]
+    lines = ["# Latency-targeted vs MACs-targeted compression of ResNet-20", "", f"Command: `{report['command']}`", "",
+             f"Device: {report['device']} ({unit}); weights {report['weights']} (sha256 {report['weights_sha256'][:12]}); "
+             f"latency table: {report['table']['builds']} builds in {report['table']['build_seconds']:.0f} s.", ""]
+    res = report["result"]
+    if "goal" in res:
+        lines += [f"Dense model, predicted: {res['dense_predicted']:.4g} {unit}. Goal of the latency run = the MACs "
+                  f"run's measured cost: {res['goal']:.4g} {unit}.", "",
+                  f"| run | target | test acc | val acc | weights | MACs | predicted ({unit}) | measured ({unit}) | "
+                  "measured / goal |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for name, r in res["runs"].items():
+            lat = r["latency"]
+            lines.append(f"| {name} | {r['target']['kind']} {r['target']['factor']:.3g}x | {r['test_accuracy']:.4f} | "
+                         f"{r['val_accuracy']:.4f} | {r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
+                         f"{lat['predicted']:.4g} | {lat['measured']:.4g} | {lat['measured'] / res['goal']:.3f} |")
+    else:
+        lines += [f"Dense model, predicted: {res['dense_predicted']:.4g} {unit}. Searches only (one-shot quick "
+                  "evaluation, no training); the cost search aims at the MACs search's predicted cost.", "",
+                  f"| search | factor | quick-eval val acc | predicted ({unit}) | evaluations | seconds |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for name, r in res["runs"].items():
+            lines.append(f"| {name} | {r['factor']:.3f}x | {r['quick_accuracy']:.4f} | {r['predicted']:.4g} | "
+                         f"{r['evaluations']} | {r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    splits = load_data(args.data, seed=0)
+    model = build_model("resnet20", splits.num_classes, splits.input_shape[0])
+    load_weights(model, args.weights)
+    model.eval()
+    with tempfile.TemporaryDirectory(prefix="bench-latency-") as tmp:
+        objective, table = latency_objective("resnet20", args.device, (1, *splits.input_shape), workdir=Path(tmp))
+        result = search_runs(model, splits, objective, args) if args.search_only else \
+            full_runs(model, splits, objective, args, Path(tmp))
+    report = {"command": "PYTHONPATH=. python " + shlex.join(sys.argv), "device": args.device, "unit": objective.unit,
+              "weights": args.weights, "weights_sha256": hashlib.sha256(Path(args.weights).read_bytes()).hexdigest(),
+              "table": {"builds": len(table.variants), "build_seconds": table.build_seconds,
+                        "accuracy": table.accuracy}, "settings": vars(args), "result": result}
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
