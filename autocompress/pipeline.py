@@ -68,12 +68,15 @@ def compile_and_bench(models: dict[str, nn.Module], config: RunConfig, input_sha
     for name, model in models.items():
         compiled = compile_model(model.eval(), config.target, out / f"binary-{name}", input_shape=(1, *input_shape),
                                  name=f"{config.model}-{name}")
-        result = device.bench(compiled, runs=config.runs, threads=config.threads).to_dict()
+        result = device.bench(compiled, runs=config.runs, threads=config.threads, profile=True).to_dict()
         result |= {"binary": str(compiled.binary), "binary_bytes": compiled.info["binary_bytes"]}
+        kernels = dict(result.pop("kernel_ms") or [])
         if result["emulated"] and config.target != "host":
-            from runtime.insn_count import instructions_per_inference
+            from runtime.insn_count import instructions_per_inference, kernel_instructions
 
             result["emulated_instructions_per_inference"] = instructions_per_inference(compiled.binary).instructions
+            kernels = kernel_instructions(compiled)
+        result["layer_cost"] = [kernels.get(layer["kernel"]) for layer in compiled.info["layers"]]
         results[name] = result
     return results
 
@@ -82,9 +85,9 @@ def _latency_target(config: RunConfig, arch: str, dense: nn.Module, splits: Spli
     from .latency import latency_factor, latency_objective, parse_cost
 
     step(2, 5, f"latency table of {arch} on {config.device} (cached after the first build)")
-    objective, _ = latency_objective(arch, config.device, (1, *splits.input_shape), config.threads, out / "latency",
-                                     config.latency_steps)
-    return objective, latency_factor(objective, dense, parse_cost(config.latency_goal, objective.unit))
+    objective, table = latency_objective(arch, config.device, (1, *splits.input_shape), config.threads,
+                                         out / "latency", config.latency_steps)
+    return objective, table, latency_factor(objective, dense, parse_cost(config.latency_goal, objective.unit))
 
 
 def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
@@ -96,9 +99,9 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
     dense, arch = baseline(config, splits, out, resume)
     dense_test = evaluate(dense.eval(), splits.loader("test", 256))["accuracy"]
     config.compress.train.device = config.torch_device
-    objective = None
+    objective = table = None
     if config.latency_goal:
-        objective, factor = _latency_target(config, arch, dense, splits, out)
+        objective, table, factor = _latency_target(config, arch, dense, splits, out)
         config.compress = replace(config.compress, target_rate=None, target_macs=None, target_latency=factor)
     step(2, 5, f"compress to {config.compress.final_target()} in {config.compress.rounds} round(s)")
     small, compress_report = autocompress(dense, splits, config.compress, out=out / "compress", resume=resume,
@@ -113,6 +116,8 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
                    "compressed": count_model(small, splits.input_shape).to_dict()["layers"]},
         "files": {"checkpoint": str(out / "compress" / "model.pt"), "onnx": str(out / "binary-compressed" / "model.onnx"),
                   "binary": bench["compressed"]["binary"]},
+        "layer_cost_unit": "emulated AArch64 instructions" if bench["compressed"]["emulated"] else "ms",
+        "predicted_layer_cost": table.predict_layers(small, (1, *splits.input_shape)) if table else None,
         "seconds": time.time() - t0,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))

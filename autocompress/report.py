@@ -10,15 +10,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def _layer_rows(report: dict) -> list[dict]:
-    """Per layer: filters and columns kept (fractions of the dense layer) and MACs before/after."""
+    """Per layer: filters and columns kept (fractions of the dense layer), MACs before/after, and the cost of the
+    layer's kernel measured in each binary (profiled) and predicted by the latency table (when there is one)."""
     dense = {layer["name"]: layer for layer in report["layers"]["dense"]}
+    compressed = report["layers"]["compressed"]
+    measured = {k: _aligned(report["bench"][k].get("layer_cost"), len(compressed)) for k in ("dense", "compressed")}
+    predicted = _aligned([p["cost"] for p in report.get("predicted_layer_cost") or []][:len(compressed)],
+                         len(compressed))
     rows = []
-    for layer in report["layers"]["compressed"]:
+    for i, layer in enumerate(compressed):
         d = dense[layer["name"]]
         rows.append({"name": layer["name"], "filters": layer["kept_rows"] / d["rows"],
                      "columns": layer["kept_cols"] / d["cols"], "dense_macs": d["macs"],
-                     "macs": layer["structured_macs"]})
+                     "macs": layer["structured_macs"], "dense_cost": measured["dense"][i],
+                     "cost": measured["compressed"][i], "predicted": predicted[i]})
     return rows
+
+
+def _aligned(costs: list | None, count: int) -> list:
+    """Per-layer costs when the binary's layers line up with the model's, else unknowns."""
+    return list(costs) if costs and len(costs) == count else [None] * count
+
+
+def _cost(value) -> str:
+    return "" if value is None else f"{value:.4g}"
 
 
 def plot_layers(rows: list[dict], path: Path) -> None:
@@ -87,13 +102,17 @@ def render_markdown(report: dict) -> str:
     if not bench["compressed"]["emulated"]:
         lines += ["", f"Measured speed-up: **{bench['dense']['median_ms'] / bench['compressed']['median_ms']:.2f}x** "
                       "(median over median)."]
+    unit = report.get("layer_cost_unit", "ms")
     lines += ["", "## Layers", "", "![per-layer structure](layers.png)", "",
-              "| layer | filters kept | columns kept | MACs dense | MACs compressed |", "| --- | --- | --- | --- | --- |"]
+              f"Cost per layer ({unit}): its kernel in the dense and the compressed binary (profiled on the device), "
+              "and the latency table's prediction when the run had a latency goal.", "",
+              "| layer | filters kept | columns kept | MACs dense | MACs compressed | dense cost | compressed cost | "
+              "predicted |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in _layer_rows(report):
         lines.append(f"| {row['name']} | {row['filters']:.2f} | {row['columns']:.2f} | {row['dense_macs']:,} | "
-                     f"{row['macs']:,} |")
-    lines += ["", "Per-layer latency (predicted vs measured) needs the device latency tables, not built yet.", "",
-              "## Files", ""] + [f"- {k}: `{v}`" for k, v in report["files"].items()]
+                     f"{row['macs']:,} | {_cost(row['dense_cost'])} | {_cost(row['cost'])} | "
+                     f"{_cost(row['predicted'])} |")
+    lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in report["files"].items()]
     return "\n".join(lines) + "\n"
 
 

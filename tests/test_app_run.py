@@ -19,6 +19,8 @@ def test_run_writes_report_plots_and_checked_binaries(tmp_path, capsys, target, 
         bench = report["bench"][name]
         assert bench["max_abs_error"] <= 1e-4
         assert bench["emulated"] == (device == "qemu")
+        assert len(bench["layer_cost"]) == len(report["layers"][name]) and all(c > 0 for c in bench["layer_cost"])
+    assert report["layer_cost_unit"] == ("emulated AArch64 instructions" if device == "qemu" else "ms")
     if device == "qemu":
         dense, small = (report["bench"][k]["emulated_instructions_per_inference"] for k in ("dense", "compressed"))
         assert 0 < small < dense
