@@ -116,9 +116,9 @@ def count_instructions(argv: list[str], classes: bool = False, qemu: str = "qemu
 def _inference_delta(binary: str | Path, runs: int, classes: bool = False,
                      ranges: AddressRanges | None = None) -> InstructionCount:
     """Counts of a bench run with ``runs`` untimed warm-up inferences minus those of one without: start-up,
-    weight loading, input generation, the one timed run and the printed result cancel out, ``runs``
-    inferences remain. (Extra *timed* runs would also print their emulated times, whose formatting costs a
-    varying number of instructions.)"""
+    weight loading, input generation and the one timed run cancel out, ``runs`` inferences remain. Only the
+    formatting of the printed (emulated) time varies, by a few hundred instructions per process; extra
+    *timed* runs would print one time each and add that noise per run. Kernel ranges do not see it."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
     base = [str(binary), "--runs", "1", "--warmup"]

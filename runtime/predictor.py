@@ -6,7 +6,8 @@ rows (filters) in register blocks of ``block`` filters, each block reading the g
 fixed layer (fixed pixels), with r and t the kept fractions of rows and taps and n the number of filter
 blocks: ``cost = a * r * t + b * t * n + c * t + d * r + e`` (multiply-adds, tap reloads, gather,
 epilogue, fixed cost). The ``t * n`` term follows the last, partly filled block; without it, off-grid
-ResNet-20 models on the host erred by 1.4% on average instead of 1.1% (``benchmarks/bench_latency_table.py``).
+ResNet-20 models on the host erred by 1.4% on average instead of 1.1% (refitting the measurements of one
+run of ``benchmarks/bench_latency_table.py``).
 
 One effect is not per layer: when the whole model's weights no longer stay in the cache from one
 inference to the next, every layer also streams its weights from memory (VGG-16 on the host: the deep
@@ -103,6 +104,7 @@ def fit(features: np.ndarray, costs) -> np.ndarray:
 
     Plain least squares let nearly collinear terms cancel (on the grid, ``rows * taps`` and ``taps * blocks``
     coincide when the block divides every kept row count) and fit the noise: a VGG-16 layer between grid
-    points was then predicted below zero, and off-grid VGG-16 models erred by 8.6% on average instead of 4%.
+    points was then predicted below zero, and off-grid VGG-16 models erred by 8.6% on average instead of 4%
+    (same measurements refitted).
     """
     return nnls(np.asarray(features, dtype=float), np.asarray(costs, dtype=float))[0]
