@@ -34,49 +34,83 @@ class KeptLayer:
     """One conv/linear layer of a compacted model: kept rows, kept taps, and live output channels."""
 
     name: str
-    rows: int  # nonzero filters with a nonzero weight on a kept column
-    taps: int  # nonzero columns whose input channel stays
+    rows: int  # kept filters with a nonzero weight on a kept column
+    taps: int  # nonzero columns of kept filters and kept input channels
     channels: int  # output channels that stay (rows, plus channels kept alive by another writer)
 
 
-def dead_channels(structure: Structure, zero_rows: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """Per space, the channels compaction removes: every layer writing them has an all-zero row there and no
-    shortcut carries a live channel into them. Pinned spaces (model input, output) keep every channel."""
-    dead = {}
-    for sid, space in structure.spaces.items():
-        if space.pinned or not space.producers:
-            dead[sid] = np.zeros(space.size, dtype=bool)
-        else:
-            dead[sid] = np.logical_and.reduce([zero_rows[layer] for layer in space.producers])
+def dead_channels(structure: Structure, reads: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """Per space, the channels compaction removes, to a fixpoint, as purification finds them in a masked model:
+    channels nothing writes (every writer's row is zero on its live inputs and no shortcut carries a live
+    channel in) and channels nothing reads (no kept row of a reader has a nonzero tap on them and no shortcut
+    carries them into a live channel). Pinned spaces keep every channel; the last channel of a space stays.
+
+    ``reads[layer]`` is a layer's (rows, input channels) incidence: row f has a nonzero tap on channel c.
+    Unlike purification, a zero row counts as removable whatever constant (bias, BatchNorm shift) it leaves.
+    """
+    dead = {sid: np.zeros(space.size, dtype=bool) for sid, space in structure.spaces.items()}
     changed = True
     while changed:
         changed = False
-        for edge in structure.maps:
-            source = np.asarray(edge.src_of_dst)
-            fed = (source >= 0) & ~dead[edge.src][np.maximum(source, 0)]
-            if (dead[edge.dst] & fed).any():
-                dead[edge.dst] = dead[edge.dst] & ~fed
+        for sid, space in structure.spaces.items():
+            if space.pinned:
+                continue
+            new = (_unwritten(structure, sid, reads, dead) | _unread(structure, sid, reads, dead)) & ~dead[sid]
+            if (dead[sid] | new).all():
+                new[np.flatnonzero(~dead[sid])[0]] = False
+            if new.any():
+                dead[sid] |= new
                 changed = True
     return dead
 
 
-def kept_layers(model: nn.Module, structure: Structure) -> list[KeptLayer]:
-    """The kept structure of every conv/linear layer of ``model`` (masked or compacted), in execution order.
+def _unwritten(structure: Structure, sid: int, reads: dict, dead: dict) -> np.ndarray:
+    space = structure.spaces[sid]
+    written = np.zeros(space.size, dtype=bool) if space.producers else np.ones(space.size, dtype=bool)
+    for layer in space.producers:
+        written |= reads[layer][:, ~dead[structure.space_of_input(layer)]].any(1)
+    for i in space.maps_in:
+        source = np.asarray(structure.maps[i].src_of_dst)
+        written |= (source >= 0) & ~dead[structure.maps[i].src][np.maximum(source, 0)]
+    return ~written
 
-    Columns of input channels that compaction removes do not count, even where their weights are nonzero.
-    """
-    nonzero = {name: w.detach().cpu().numpy().reshape(w.shape[0], -1) != 0
-               for name, w in layer_weights(model).items()}  # numpy: several times faster than torch here
-    dead = dead_channels(structure, {name: ~m.any(1) for name, m in nonzero.items()})
+
+def _unread(structure: Structure, sid: int, reads: dict, dead: dict) -> np.ndarray:
+    read = np.zeros(structure.spaces[sid].size, dtype=bool)
+    for r in structure.spaces[sid].reads:
+        read |= reads[r.layer][~dead[structure.space_of_output(r.layer)]].any(0)
+    for i in structure.spaces[sid].maps_out:
+        source = np.asarray(structure.maps[i].src_of_dst)
+        read[source[(source >= 0) & ~dead[structure.maps[i].dst]]] = True
+    return ~read
+
+
+def kept_layers(model: nn.Module, structure: Structure) -> list[KeptLayer]:
+    """The kept structure of every conv/linear layer of ``model`` (masked or compacted), in execution order:
+    the nonzero rows and columns of its weight once the channels compaction removes are gone."""
+    weights = layer_weights(model)
+    nonzero = {name: weights[name].detach().cpu().numpy().reshape(len(weights[name]), -1) != 0
+               for name in structure.layers()}  # numpy: several times faster than torch here
+    reads = {name: _incidence(m, structure.spaces[structure.space_of_input(name)].size) for name, m in nonzero.items()}
+    dead = dead_channels(structure, reads)
     layers = []
-    for name in structure.layers():
-        matrix = nonzero[name]
-        live_in = ~dead[structure.space_of_input(name)]
-        cols = matrix.any(0) & np.repeat(live_in, matrix.shape[1] // len(live_in))
-        rows = matrix[:, cols].any(1) if not cols.all() else matrix.any(1)
-        channels = int((~dead[structure.space_of_output(name)]).sum())
-        layers.append(KeptLayer(name, int(rows.sum()), int(cols.sum()), channels))
+    for name, matrix in nonzero.items():
+        live_out, live_in = ~dead[structure.space_of_output(name)], ~dead[structure.space_of_input(name)]
+        live_cols = np.repeat(live_in, matrix.shape[1] // len(live_in))
+        row_any, col_any = reads[name].any(1), matrix.any(0)
+        if (row_any & ~live_out).any() or (col_any & ~live_cols).any():  # removed channels still hold weights
+            matrix = matrix[live_out][:, live_cols]
+            row_any, col_any = matrix.any(1), matrix.any(0)
+        taps = int(col_any.sum())
+        layers.append(KeptLayer(name, int(row_any.sum()) if taps else 0, taps, int(live_out.sum())))
     return layers
+
+
+def _incidence(matrix: np.ndarray, channels: int) -> np.ndarray:
+    """(rows, channels): whether a row has a nonzero among the columns of a channel (columns channel-major)."""
+    per = matrix.shape[1] // channels
+    strided = matrix.reshape(len(matrix), channels, per)
+    return np.logical_or.reduce([strided[:, :, j] for j in range(per)])  # faster than any(2) on short axes
 
 
 def layer_features(rows, taps, dense_rows: int, dense_taps: int, block: int, spilled) -> np.ndarray:
