@@ -6,7 +6,7 @@ import numpy as np
 
 from compress.pruning import layer_weights, trace_structure
 from runtime.predictor import fit, kept_layers, layer_features
-from runtime.variants import calibrated_model, mask, prune, random_rates
+from compress.variants import calibrated_model, mask, prune, random_rates
 
 
 def test_masked_weights_give_the_structure_compaction_keeps():
