@@ -8,6 +8,7 @@ a segment of one output row, or whole rows when rows are shorter than a tile.
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 from tvm.script.ir_builder import tirx as T
@@ -22,7 +23,7 @@ Gather = Callable[[object, int, object, int], tuple]  # gather(oy0, rows, ox0, c
 def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, gather: Gather, store: Store) -> None:
     """All output tiles of the layer; ``store`` gets the packed-row index, pixel and pre-epilogue value."""
     rows_per, seg = tile_shape(spec, tile)
-    micro = _pixel_tile if tile.mode == "pixels" else _filter_tile
+    micro = partial(_micro_tile, tile.mode == "pixels")
 
     def one(oy0, nrows: int, ox0, nseg: int):
         col, col_base = gather(oy0, nrows, ox0, nseg)
@@ -54,31 +55,21 @@ def over_blocks(total: int, size: int, body: Callable[[object, int], None]) -> N
         body(full, rest)
 
 
-def _pixel_tile(taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
-                store: Store) -> None:
-    acc = T.alloc_buffer((rows, width), "float32")
-    with T.unroll(0, rows) as fi:
-        with T.vectorized(0, width) as pi:
-            T.buffer_store(acc, bias[fo * block + fi], [fi, pi])
-    with T.serial(0, taps) as k:
-        with T.unroll(0, rows) as fi:
-            with T.vectorized(0, width) as pi:
-                T.buffer_store(acc, acc[fi, pi] + w[fo, k, fi] * col[k, col_base + pi], [fi, pi])
-    with T.unroll(0, rows) as fi:
-        with T.vectorized(0, width) as pi:
-            store(fo * block + fi, out_base + pi, acc[fi, pi])
+def _micro_tile(by_pixels: bool, taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w,
+                bias, store: Store) -> None:
+    """One tile: ``rows`` filters x ``width`` pixels of accumulators, vectorised over pixels (``by_pixels``) or
+    over filters, initialised with the bias, accumulated over every kept tap, stored through ``store``."""
+    outer, inner = (rows, width) if by_pixels else (width, rows)
+    acc = T.alloc_buffer((outer, inner), "float32")
 
+    def nest(body, inner_loop=T.vectorized) -> None:
+        with T.unroll(0, outer) as a:
+            with inner_loop(0, inner) as b:
+                fi, pi = (a, b) if by_pixels else (b, a)
+                body(a, b, fi, pi)
 
-def _filter_tile(taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
-                 store: Store) -> None:
-    acc = T.alloc_buffer((width, rows), "float32")
-    with T.unroll(0, width) as pi:
-        with T.vectorized(0, rows) as fi:
-            T.buffer_store(acc, bias[fo * block + fi], [pi, fi])
+    nest(lambda a, b, fi, pi: T.buffer_store(acc, bias[fo * block + fi], [a, b]))
     with T.serial(0, taps) as k:
-        with T.unroll(0, width) as pi:
-            with T.vectorized(0, rows) as fi:
-                T.buffer_store(acc, acc[pi, fi] + w[fo, k, fi] * col[k, col_base + pi], [pi, fi])
-    with T.unroll(0, width) as pi:
-        with T.serial(0, rows) as fi:
-            store(fo * block + fi, out_base + pi, acc[pi, fi])
+        nest(lambda a, b, fi, pi: T.buffer_store(acc, acc[a, b] + w[fo, k, fi] * col[k, col_base + pi], [a, b]))
+    nest(lambda a, b, fi, pi: store(fo * block + fi, out_base + pi, acc[a, b]),
+         T.vectorized if by_pixels else T.serial)
