@@ -57,7 +57,7 @@ def latency_objective(arch: str, device: str, input_shape: tuple[int, ...], thre
                                  input_shape=input_shape, name=arch)
         return measure(runner, compiled, threads, default_runs(runner), profile=False).whole
 
-    return LatencyObjective(predict=predict, measure=measured, unit=table.unit), table
+    return LatencyObjective(predict=predict, measure=measured, unit=table.unit, predict_kept=table.predict_kept), table
 
 
 def latency_factor(objective: LatencyObjective, dense: nn.Module, goal: float) -> float:

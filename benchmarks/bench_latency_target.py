@@ -87,8 +87,7 @@ def search_runs(model, splits, objective, args) -> dict:
     for kind, factor in (("macs", args.target_macs), ("latency", None)):
         if kind == "latency":
             factor = dense_cost / out["runs"]["macs"]["predicted"]
-        result = search(model, splits, Target(kind, factor), config, quick=quick, latency=objective.predict,
-                        latency_on="module")
+        result = search(model, splits, Target(kind, factor), config, quick=quick, latency=objective)
         projected = result_model(model, splits, result)
         out["runs"][kind] = {"factor": factor, "quick_accuracy": result.best_eval.accuracy,
                              "predicted": objective.predict(projected), "evaluations": result.evaluations,

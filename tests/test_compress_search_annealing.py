@@ -9,8 +9,8 @@ import torch
 
 from compress.pruning import layer_weights, project_masks
 from compress.counting import count_model
-from compress.search import (QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept, anneal, cool,
-                             initial_values, prepare, rescale, search)
+from compress.search import (LatencyObjective, QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept,
+                             anneal, cool, initial_values, prepare, rescale, search)
 from compress.search.quick_eval import recalibrate_bn
 from compress.train import evaluate
 from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
@@ -130,3 +130,23 @@ def test_a_latency_on_modules_is_measured_on_the_projected_model(trained):
     assert len(calls) > 2 and setup.goal.achieved(action) >= 1.5
     assert setup.goal.achieved(action) == pytest.approx(
         (1e-6 * count_model(model, splits.input_shape).macs + 1e-3) / (1e-6 * action.macs + 1e-3))
+
+
+def test_a_latency_objective_with_kept_counts_is_asked_for_counts_not_models(trained):
+    model, splits = trained
+    seen = []
+
+    def per_layer_counts(kept):  # stands in for a latency table: cost proportional to kept weights
+        seen.append(dict(kept))
+        return 1e-6 * sum(rows * cols for rows, cols in kept.values()) + 1e-3
+
+    def never(module):
+        raise AssertionError("the search must not project models when it has kept counts")
+
+    objective = LatencyObjective(predict=never, predict_kept=per_layer_counts)
+    setup = prepare(model, splits, Target("latency", 1.5), FAST, "filter+column", QUICK, latency=objective)
+    action = rescale(setup.space, setup.goal, initial_values(setup.space, FAST))
+    assert set(seen[-1]) == set(setup.cost.layers) and setup.goal.achieved(action) >= 1.5
+    assert seen[-1] == dict(zip(setup.cost.layers, setup.cost.kept_table(action.rates, "filter+column")))
+    assert setup.goal.achieved(action) == pytest.approx(
+        (1e-6 * setup.cost.dense_weights + 1e-3) / (1e-6 * action.weights + 1e-3))

@@ -10,6 +10,8 @@ import pytest
 
 from runtime import get_device
 from runtime.latency_table import INSTRUCTIONS, LatencyTable, _cpuinfo, device_fingerprint
+from compress.pruning import trace_structure
+from compress.search import CostModel
 from compress.variants import calibrated_model, grid_rates, mask, prune, random_rates
 
 STEPS = (1.0, 0.5)
@@ -90,6 +92,19 @@ def test_predictions_of_masked_and_compacted_models(table):
     assert [row["name"] for row in layers] == [m["name"] for m in table.layers] + ["(non-layer)"]
     assert sum(row["cost"] for row in layers) == pytest.approx(table.predict(masked, shape))
     assert [row["taps"] for row in layers[:4]] == [p["taps"] for p in table.variants[-1]["layers"]]
+
+
+@pytest.mark.slow
+def test_prediction_from_kept_counts_matches_the_model_prediction(table):
+    """The search's fast path: per-layer kept (rows, columns) counted analytically, no model."""
+    model, shape = calibrated_model("small_cnn")
+    cost = CostModel(model, trace_structure(model, shape[1:]), shape[1:])
+    rng = np.random.default_rng(5)
+    for rates in [grid_rates(model, shape, 0.5, 0.5), *(random_rates(model, shape, rng) for _ in range(3))]:
+        kept = dict(zip(cost.layers, cost.kept_table(rates, "filter+column")))
+        assert table.predict_kept(kept) == pytest.approx(table.predict(mask(model, shape, rates), shape), rel=0.02)
+    with pytest.raises(ValueError, match="lack 1 layer.*classifier"):
+        table.predict_kept({n: k for n, k in kept.items() if n != "classifier"})
 
 
 @pytest.mark.slow

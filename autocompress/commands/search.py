@@ -94,12 +94,11 @@ def run(args: argparse.Namespace) -> int:
     latency = None
     if args.target_latency:
         objective, factor = latency_target(args, model, splits.input_shape, Path(args.log or ".").parent / "latency")
-        kind, latency = "latency", objective.predict
+        kind, latency = "latency", objective
     else:
         kind, factor = final_target(args)
     result = search(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
-                    args.device, Path(args.log) if args.log else None, args.resume, latency=latency,
-                    latency_on="module")
+                    args.device, Path(args.log) if args.log else None, args.resume, latency=latency)
     summary = {"model": args.model, "scheme": args.scheme, "target": {"kind": kind, "factor": factor},
                "achieved": result.achieved, "quick_accuracy": result.best_eval.accuracy,
                "candidates": result.steps, "evaluations": result.evaluations, "seconds": result.seconds,

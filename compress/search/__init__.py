@@ -7,14 +7,14 @@
 from .action import Action, ActionSpace, Knob
 from .annealing import SearchConfig, SearchResult, accept, acceptance_probability, anneal, cool, initial_values, perturb
 from .cost import CostModel
-from .latency import LatencyObjective, ModuleLatencyFn
+from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
 from .pipeline import CompressConfig, autocompress, compose_records, round_targets
 from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
 from .searcher import prepare, random_actions, search, uniform_action
 from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
 
-__all__ = ["Action", "ActionSpace", "CompressConfig", "CostModel", "Evaluation", "Goal", "Knob", "LatencyObjective",
-           "ModuleLatencyFn", "QuickEvalConfig",
+__all__ = ["Action", "ActionSpace", "CompressConfig", "CostModel", "Evaluation", "Goal", "KeptLatencyFn", "Knob",
+           "LatencyObjective", "ModuleLatencyFn", "QuickEvalConfig",
            "QuickEvaluator", "SearchConfig", "SearchResult", "TARGET_KINDS", "Target", "accept",
            "acceptance_probability", "anneal", "autocompress", "compose_records", "cool", "initial_values",
            "make_goal", "perturb", "prepare", "random_actions", "rescale", "round_targets", "search",

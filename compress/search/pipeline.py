@@ -134,7 +134,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             report = json.loads((run_dir / "round.json").read_text())
         else:
             small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
-                                                   resume, callback, objective and objective.predict)
+                                                   resume, callback, objective)
         current, record = small.cpu(), compose_records(record, step_record)
         if objective is not None and "latency" not in report:
             report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)

@@ -29,7 +29,7 @@ from ..pruning.structure import Structure
 from ..train import TrainHooks, split_accuracy, train_phase
 from .annealing import anneal
 from .report import round_markdown
-from .latency import ModuleLatencyFn
+from .latency import LatencyObjective
 from .searcher import prepare
 from .target import Target
 
@@ -87,9 +87,9 @@ def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
 
 
 def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
-            resume: bool, callback: Callback | None, latency: ModuleLatencyFn | None):
+            resume: bool, callback: Callback | None, latency: LatencyObjective | None):
     setup = prepare(model, splits, target, config.search, config.scheme, config.quick_eval, config.train.device,
-                    latency, latency_on="module")
+                    latency)
     step_cb = None if callback is None else (lambda record: callback({"phase": "search", "round": index, **record}))
     result = anneal(setup.space, setup.goal, setup.evaluator, config.search, run_dir / "search.jsonl", resume,
                     step_cb)
@@ -144,7 +144,7 @@ def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rate
 
 def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
               dense: ModelCount, resume: bool = False, callback: Callback | None = None,
-              latency: ModuleLatencyFn | None = None) -> tuple[nn.Module, dict, dict]:
+              latency: LatencyObjective | None = None) -> tuple[nn.Module, dict, dict]:
     """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
 
     ``dense`` holds the original model's counts (every factor is against it).
