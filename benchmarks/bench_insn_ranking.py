@@ -11,7 +11,6 @@ Writes benchmarks/results/insn_ranking.{json,md}.
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from results_io import command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from compress.variants import calibrate  # noqa: E402
 from runtime import get_device  # noqa: E402
@@ -84,10 +84,8 @@ def main() -> int:
         rows = [measure(name, variant, Path(tmp)) for name in LAYERS for variant in VARIANTS]
     same = all(ranks([r["native_ms"] for r in rows if r["layer"] == n]) ==
                ranks([r["instructions"] for r in rows if r["layer"] == n]) for n in LAYERS)
-    report = {"command": "PYTHONPATH=. python " + shlex.join(sys.argv), "rows": rows, "same_order": same}
-    out = ROOT / "benchmarks/results/insn_ranking"
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    out.with_suffix(".md").write_text(markdown(report))
+    report = {"command": command(), "rows": rows, "same_order": same}
+    write_report(ROOT / "benchmarks/results/insn_ranking", report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shlex
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import torch
 import tvm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results_io import command, write_report  # noqa: E402
 from codegen.kernels import choose_tile, conv_kernel, pack  # noqa: E402
 from codegen.structure import conv_spec  # noqa: E402
 from codegen.targets import get_target  # noqa: E402
@@ -138,13 +138,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rows = tile_rows(args) if args.tiles else keep_rows(args)
-    report = {"command": "PYTHONPATH=. python " + " ".join(map(shlex.quote, sys.argv)),
+    report = {"command": command(),
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
               "cpu": get_target("host").llvm.get("mcpu", "generic"), "tvm": tvm.__version__, "rows": rows}
-    out = RESULTS / ("kernel_tiles" if args.tiles else "kernels")
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(tile_markdown(report) if args.tiles else keep_markdown(report))
-    print(f"wrote {out.with_suffix('.md')}")
+    text = tile_markdown(report) if args.tiles else keep_markdown(report)
+    print(f"wrote {write_report(RESULTS / ('kernel_tiles' if args.tiles else 'kernels'), report, text)}")
 
 
 if __name__ == "__main__":

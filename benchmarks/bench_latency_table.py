@@ -14,8 +14,6 @@ Writes benchmarks/results/latency_table.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results_io import command, write_report  # noqa: E402
 from runtime.latency_table import LatencyTable  # noqa: E402
 from compress.variants import calibrated_model, mask, prune, random_rates  # noqa: E402
 
@@ -127,13 +126,9 @@ def main() -> None:
     args = parser.parse_args()
     runs = [run(arch, "host", args.variants, args.seed, args.runs) for arch in args.models]
     runs += [run(arch, "qemu", args.qemu_variants, args.seed, None) for arch in args.qemu_models]
-    report = {"command": "PYTHONPATH=. python " + " ".join(map(shlex.quote, sys.argv)), "seed": args.seed,
+    report = {"command": command(), "seed": args.seed,
               "timed_runs": args.runs, "runs": runs}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    print(f"wrote {write_report(args.out, report, markdown(report))} and its .json")
 
 
 if __name__ == "__main__":

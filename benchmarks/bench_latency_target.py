@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
-import json
-import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +22,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from results_io import command, write_report  # noqa: E402
 from autocompress.latency import latency_objective  # noqa: E402
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
@@ -61,19 +60,18 @@ def config_for(args, seed: int, **target) -> CompressConfig:
 
 def full_runs(model, splits, objective, args, work: Path) -> dict:
     """Per seed: a MACs-targeted run, then a latency run aiming at the MACs run's measured cost."""
-    pairs = []
+    dense_cost, pairs = objective.predict(copy.deepcopy(model)), []
     for seed in (int(s) for s in args.seeds.split(",")):
         runs = {}
         _, report = autocompress(model, splits, config_for(args, seed, target_macs=args.target_macs),
                                  work / f"macs-{seed}", latency=objective, arch="resnet20")
         runs["macs"] = summary(report)
         goal = runs["macs"]["latency"]["measured"]
-        factor = objective.predict(copy.deepcopy(model)) / goal
-        _, report = autocompress(model, splits, config_for(args, seed, target_latency=factor),
+        _, report = autocompress(model, splits, config_for(args, seed, target_latency=dense_cost / goal),
                                  work / f"latency-{seed}", latency=objective, arch="resnet20")
         runs["latency"] = summary(report)
         pairs.append({"seed": seed, "goal": goal, "runs": runs})
-    return {"dense_predicted": objective.predict(copy.deepcopy(model)), "pairs": pairs}
+    return {"dense_predicted": dense_cost, "pairs": pairs}
 
 
 def summary(report: dict) -> dict:
@@ -155,13 +153,11 @@ def main(argv=None) -> int:
         objective, table = latency_objective("resnet20", args.device, (1, *splits.input_shape), workdir=Path(tmp))
         result = search_runs(model, splits, objective, args) if args.search_only else \
             full_runs(model, splits, objective, args, Path(tmp))
-    report = {"command": "PYTHONPATH=. python " + shlex.join(sys.argv), "device": args.device, "unit": objective.unit,
+    report = {"command": command(), "device": args.device, "unit": objective.unit,
               "weights": args.weights, "weights_sha256": hashlib.sha256(Path(args.weights).read_bytes()).hexdigest(),
               "table": {"builds": len(table.variants), "build_seconds": table.build_seconds,
                         "accuracy": table.accuracy}, "settings": vars(args), "result": result}
-    out = Path(args.out)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
-    out.with_suffix(".md").write_text(markdown(report))
+    write_report(args.out, report, markdown(report))
     print(markdown(report))
     return 0
 

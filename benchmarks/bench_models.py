@@ -15,9 +15,7 @@ Writes benchmarks/results/models.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results_io import command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from codegen.frontend import export_torch  # noqa: E402
 from compress.models import MODELS  # noqa: E402
@@ -123,15 +122,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-models-") as tmp:
         rows = [bench_row(name, kind, args, Path(tmp)) for name in args.models for kind in args.variants]
-    report = {"command": "PYTHONPATH=. python " + " ".join(map(shlex.quote, sys.argv)),
+    report = {"command": command(),
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
               "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
               "tvm": tvm.__version__, "runs": args.runs, "warmup": args.warmup, "seed": args.seed, "rows": rows}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".md").write_text(markdown(report))
-    print(f"wrote {out.with_suffix('.md')}")
+    print(f"wrote {write_report(args.out, report, markdown(report))}")
 
 
 if __name__ == "__main__":

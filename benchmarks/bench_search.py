@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
-import json
 import shlex
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from results_io import write_report  # noqa: E402
 
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
@@ -183,10 +183,7 @@ def main(argv=None) -> int:
         if args.part == "ab":
             entry["trained"] = run_training(model, splits, actions, args)
         report["targets"].append(entry)
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.with_suffix(".json").write_text(json.dumps(report, indent=2, default=str))
-        out.with_suffix(".md").write_text(markdown(report))
+        write_report(args.out, report, markdown(report))
         summary = {m: round(r["val_accuracy"], 4) for m, r in results.items()}
         print(f"{kind} {factor:g}x: quick-eval val accuracy {summary}", flush=True)
     return 0
