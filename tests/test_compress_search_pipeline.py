@@ -112,4 +112,7 @@ def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, t
         assert latency["predicted"] <= latency["goal"] * 1.001  # purification only removes more
         assert latency["measured"] == pytest.approx(1.1 * latency["predicted"])
         assert latency["prediction_error"] == pytest.approx(1 / 1.1 - 1)
+    aimed = [r["target"]["factor"] for r in report["rounds"]]
+    assert aimed == pytest.approx([round_targets(3.0, 2)[0], 1.1 * round_targets(3.0, 2)[1]])  # corrected by round 1
+    assert report["rounds"][1]["latency"]["measured"] <= report["rounds"][1]["latency"]["goal"] * 1.001
     assert "cost measured on the compiled model (M MACs)" in (tmp_path / "report.md").read_text()

@@ -6,6 +6,8 @@ Every factor is relative to the *original* dense model. A run folder holds ``rou
 ``round-K/{admm,retrain}/last.pt`` (a checkpoint per epoch), and ``round-K/result.pt`` + ``round.json`` once
 the round is done;
 ``resume=True`` skips finished rounds, replays the search log and continues training from the last epoch.
+With a latency target and a measurement, each round after the first aims past its goal by the previous round's
+measured / predicted cost (``_aim``).
 The final ``model.pt`` stores one compaction record against the dense architecture
 (``compress.restore.restore_model`` rebuilds it), plus ``report.json`` and ``report.md``.
 
@@ -80,6 +82,15 @@ def round_targets(final: float, rounds: int) -> list[float]:
     return [round(final ** (k / rounds), 6) for k in range(1, rounds + 1)]
 
 
+def _aim(kind: str, factor: float, rounds: list[dict]) -> float:
+    """The factor a round's search aims at: for a latency target, ``factor`` times the last measured round's
+    measured / predicted cost, so a table that under-predicts this model family is corrected in the next round."""
+    last = rounds[-1].get("latency", {}) if rounds else {}
+    if kind != "latency" or "measured" not in last:
+        return factor
+    return max(1.0, factor * last["measured"] / last["predicted"])
+
+
 def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
     """One compaction record for two successive compactions (``second`` made on ``first``'s result).
 
@@ -128,7 +139,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     current, record, rounds = dense, {}, []
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"
-        target = Target(kind, factor, config.tolerance, float(reference))
+        target = Target(kind, _aim(kind, factor, rounds), config.tolerance, float(reference))
         if resume and (run_dir / "round.json").is_file():
             small, step_record = load_round(current, run_dir)
             report = json.loads((run_dir / "round.json").read_text())
