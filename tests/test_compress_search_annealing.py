@@ -10,7 +10,8 @@ import torch
 from compress.pruning import layer_weights, project_masks
 from compress.counting import count_model
 from compress.search import (LatencyObjective, QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept,
-                             anneal, cool, initial_values, prepare, rescale, search)
+                             anneal, cool, initial_values, prepare, rescale, search,
+                             uniform_action)
 from compress.search.quick_eval import recalibrate_bn
 from compress.train import evaluate
 from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
@@ -64,6 +65,16 @@ def test_every_candidate_meets_the_target_and_the_seed_fixes_the_result(trained)
     first_move = results[0].history[FAST.explore_steps]
     assert first_move["T"] == FAST.t_start  # annealing starts after the sampling, from its best candidate
     assert first_move["accepted"] or first_move["current"] == max(h["score"] for h in sampled)
+
+
+def test_the_uniform_action_is_a_start_so_the_search_never_ends_below_it(trained):
+    model, splits = trained
+    setup = prepare(model, splits, Target("macs", 2.0), FAST, "filter+column", QUICK)
+    result = anneal(setup.space, setup.goal, setup.evaluator, FAST)
+    uniform = uniform_action(setup.space, setup.goal)
+    assert result.history[1]["key"] == list(uniform.key)
+    assert result.history[0]["key"] != result.history[1]["key"]  # the experience-guided start comes first
+    assert result.best_eval.score >= setup.evaluator(uniform).score
 
 
 def test_quick_eval_scores_the_projected_recalibrated_model_on_validation_only(trained):

@@ -3,7 +3,8 @@
 ``initial_values`` (experience: larger layers take higher rates), ``perturb`` (a few knobs, chosen by
 size, moved by a small Gaussian step), ``accept`` (a worse candidate with probability exp(-delta/T)) and
 ``cool`` (geometric). The first ``explore`` share of the candidates samples the space (the experience-guided
-start, then random actions) and annealing starts from the best of them: started from one point with small
+start, the uniform one, then random actions) and annealing starts from the best of them, so it never ends
+worse than uniform rates on the quick evaluation: started from one point with small
 moves, annealing stayed near it and lost to plain random search with the same number of evaluations
 (``benchmarks/results/search-ab-cpu.md``). Every candidate is renormalised to the round's target (``rescale``) before it is
 evaluated, so all candidates meet it. The temperature is in the *score's* units: with accuracy in [0, 1],
@@ -63,8 +64,8 @@ class SearchConfig:
 
     @property
     def explore_steps(self) -> int:
-        """Candidates sampled before annealing (at least the experience-guided start)."""
-        return max(1, int(self.explore * self.candidates))
+        """Candidates sampled before annealing (at least the experience-guided and uniform starts)."""
+        return min(self.candidates, max(2, int(self.explore * self.candidates)))
 
     def cooling_factor(self) -> float:
         """The geometric factor: given, or the one that reaches t_stop at the last candidate."""
@@ -91,6 +92,16 @@ def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate")
     'rate' target, MACs for 'macs'/'latency'); ``rescale`` then sets the level."""
     size = space.weight_of(kind)
     return space.upper * (size / size.max()) ** config.size_power
+
+
+def start_values(space: ActionSpace, config: SearchConfig, kind: str = "rate") -> list[np.ndarray]:
+    """The first candidates, before random ones: the experience-guided start, then uniform rates."""
+    return [initial_values(space, config, kind), uniform_values(space)]
+
+
+def uniform_values(space: ActionSpace) -> np.ndarray:
+    """One rate for every knob (``rescale`` sets the level; bounds still clip it)."""
+    return np.ones(len(space.knobs))
 
 
 def random_values(space: ActionSpace, rng: np.random.Generator) -> np.ndarray:
@@ -165,11 +176,12 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     bar = tqdm(total=config.candidates, desc="search", disable=not config.progress, mininterval=1.0)
     current = best = None
     current_eval = best_eval = None
+    starts = start_values(space, config, goal.target.kind)
     for step in range(config.candidates):
         t0 = time.time()
         exploring = step < config.explore_steps
-        if current is None:
-            action = rescale(space, goal, initial_values(space, config, goal.target.kind))
+        if step < len(starts):
+            action = rescale(space, goal, starts[step])
         elif exploring:
             action = rescale(space, goal, random_values(space, rng))
         else:

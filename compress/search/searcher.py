@@ -15,7 +15,7 @@ from torch import nn
 from ..data import Splits
 from ..pruning.structure import Structure, trace_structure
 from .action import Action, ActionSpace
-from .annealing import SearchConfig, SearchResult, anneal, random_values
+from .annealing import SearchConfig, SearchResult, anneal, random_values, uniform_values
 from .cost import CostModel
 from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
 from .quick_eval import QuickEvalConfig, QuickEvaluator
@@ -88,7 +88,7 @@ def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfi
 
 def uniform_action(space: ActionSpace, goal: Goal) -> Action:
     """The baseline: one rate for every knob, scaled to the target (bounds still clip it)."""
-    return rescale(space, goal, np.ones(len(space.knobs)))
+    return rescale(space, goal, uniform_values(space))
 
 
 def random_actions(space: ActionSpace, goal: Goal, count: int, seed: int = 0) -> list[Action]:
