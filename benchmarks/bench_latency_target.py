@@ -78,7 +78,7 @@ def summary(report: dict) -> dict:
     last = report["rounds"][-1]
     return {"target": report["target"], "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
             "compression_rate": last["compression_rate"], "mac_reduction": last["mac_reduction"],
-            "latency": last["latency"], "rates": last["rates"], "search": last["search"], "seconds": report["seconds"]}
+            "latency": last["latency"], "latency_checks": last.get("latency_checks", []), "rates": last["rates"], "search": last["search"], "seconds": report["seconds"]}
 
 
 def search_runs(model, splits, objective, args) -> dict:
@@ -106,6 +106,11 @@ def result_model(model, splits, result):
     return masks.apply(copy.deepcopy(model)).eval()
 
 
+def _checks(checks: list[dict]) -> str:
+    """The searched rates' measured cost before training, per search (a re-aimed search after a miss)."""
+    return " -> ".join(f"{c['measured'] / c['goal']:.3f}" for c in checks) or "-"
+
+
 def markdown(report: dict) -> str:
     unit = report["unit"]
     lines = ["# Latency-targeted vs MACs-targeted compression of ResNet-20", "", f"Command: `{report['command']}`", "",
@@ -116,15 +121,17 @@ def markdown(report: dict) -> str:
         lines += [f"Dense model, predicted: {res['dense_predicted']:.4g} {unit}. Per seed, the goal of the latency "
                   "run is the MACs run's measured cost.", "",
                   f"| seed | run | target | test acc | val acc | weights | MACs | predicted ({unit}) | "
-                  f"measured ({unit}) | measured / goal | search s/candidate |",
-                  "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  f"measured ({unit}) | measured / goal | checks before training (measured / goal) | "
+                  "search s/candidate |",
+                  "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
         for pair in res["pairs"]:
             for name, r in pair["runs"].items():
                 lat = r["latency"]
                 lines.append(f"| {pair['seed']} | {name} | {r['target']['kind']} {r['target']['factor']:.3g}x | "
                              f"{r['test_accuracy']:.4f} | {r['val_accuracy']:.4f} | {r['compression_rate']:.2f}x | "
                              f"{r['mac_reduction']:.2f}x | {lat['predicted']:.4g} | {lat['measured']:.4g} | "
-                             f"{lat['measured'] / pair['goal']:.3f} | {r['search']['seconds_per_candidate']:.2f} |")
+                             f"{lat['measured'] / pair['goal']:.3f} | {_checks(r['latency_checks'])} | "
+                             f"{r['search']['seconds_per_candidate']:.2f} |")
         mean = {name: sum(p["runs"][name]["test_accuracy"] for p in res["pairs"]) / len(res["pairs"])
                 for name in ("macs", "latency")}
         worst = max(p["runs"]["latency"]["latency"]["measured"] / p["goal"] for p in res["pairs"])

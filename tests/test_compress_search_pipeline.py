@@ -103,7 +103,7 @@ def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, t
         return count_model(m, splits.input_shape).structured_macs / 1e6
 
     objective = LatencyObjective(predict=cost, measure=lambda m: 1.1 * cost(m), unit="M MACs")
-    config = replace(CONFIG, target_rate=None, target_latency=3.0)
+    config = replace(CONFIG, target_rate=None, target_latency=3.0, latency_retries=0)  # no check before training
     _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn")
     dense = cost(model)
     for r, factor in zip(report["rounds"], round_targets(3.0, 2)):
@@ -116,3 +116,42 @@ def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, t
     assert aimed == pytest.approx([round_targets(3.0, 2)[0], 1.1 * round_targets(3.0, 2)[1]])  # corrected by round 1
     assert report["rounds"][1]["latency"]["measured"] <= report["rounds"][1]["latency"]["goal"] * 1.001
     assert "cost measured on the compiled model (M MACs)" in (tmp_path / "report.md").read_text()
+
+
+def test_a_latency_round_measures_its_searched_rates_before_training_and_searches_again_on_a_miss(trained, tmp_path):
+    """The 'device' measures 1.1x what the table predicts: the first search misses its goal by 10%, is measured
+    before any training, and a second search aimed 1.1x further meets the goal; a resumed run reuses the
+    measurements instead of measuring again."""
+    from dataclasses import replace
+
+    from compress.counting import count_model
+    from compress.search import LatencyObjective
+
+    model, splits = trained
+    measured = []
+
+    def cost(m):
+        return count_model(m, splits.input_shape).structured_macs / 1e6
+
+    def measure(m):
+        measured.append(cost(m))
+        return 1.1 * measured[-1]
+
+    objective = LatencyObjective(predict=cost, measure=measure, unit="M MACs")
+    config = replace(CONFIG, target_rate=None, target_latency=2.0, rounds=1)
+    with pytest.raises(Killed):
+        autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn",
+                     callback=kill_when(phase="admm", epoch=1))
+    checks = json.loads((tmp_path / "round-1" / "latency-checks.json").read_text())
+    goal = cost(model) / 2.0
+    assert len(checks) == 2 and (tmp_path / "round-1" / "search-2.jsonl").is_file()
+    assert checks[0]["measured"] > goal * 1.05 and checks[0]["measured"] == pytest.approx(1.1 * checks[0]["predicted"])
+    assert checks[1]["aim"] == pytest.approx(2.0 * 1.1)
+    assert checks[1]["measured"] <= goal * 1.05
+    calls = len(measured)
+    _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn", resume=True)
+    assert len(measured) == calls + 1  # only the round's final measurement; the checks were replayed
+    r = report["rounds"][0]
+    assert r["latency_checks"] == checks
+    assert r["latency"]["measured"] <= r["latency"]["goal"] * 1.05
+    assert "check 2 before training" in (tmp_path / "report.md").read_text()

@@ -8,7 +8,8 @@ from compress.search import CompressConfig, autocompress
 
 from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, print_json,
                      pruning_budget)
-from .search import add_search_args, final_target, latency_target, quick_config, search_config
+from .search import (add_latency_check_args, add_search_args, final_target, latency_checks, latency_target,
+                     quick_config, search_config)
 
 HELP = ("Compress a trained model in rounds of growing targets (search -> ADMM -> hard prune -> masked retrain "
         "-> purify -> compact); writes OUT/model.pt, report.json and report.md, a checkpoint per round and epoch.")
@@ -20,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--rounds", type=int, default=defaults.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults)
+    add_latency_check_args(parser)
     add_run_args(parser, "compress")
 
 
@@ -34,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         kind, factor = final_target(args)
     targets = {f"target_{k}": factor if kind == k else None for k in ("rate", "macs", "latency")}
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
-                            quick_eval=quick_config(args), **pruning_budget(args))
+                            quick_eval=quick_config(args), **pruning_budget(args), **latency_checks(args))
     _, report = autocompress(model, splits, config, out=out, resume=args.resume, latency=objective, arch=args.model)
     if args.json:
         print_json(report)

@@ -7,7 +7,7 @@ from autocompress.pipeline import RunConfig, run_pipeline
 from compress.search import CompressConfig
 
 from .common import add_data_args, add_model_args, add_pruning_budget_args, add_run_args, print_json, pruning_budget
-from .search import add_search_args, latency_steps, quick_config, search_config
+from .search import add_latency_check_args, add_search_args, latency_checks, latency_steps, quick_config, search_config
 
 HELP = ("The whole job: train a baseline (or take --weights), compress it in rounds of growing targets, compile "
         "the dense and the compressed model for --target, bench both on --device (checked against onnxruntime), "
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_args(parser, required=False, device=False)
     parser.add_argument("--rounds", type=int, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults.compress)
+    add_latency_check_args(parser)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
     parser.add_argument("--device", default=defaults.device,
                         help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     budget = pruning_budget(argparse.Namespace(**{**vars(args), "device": args.torch_device, "threads": None}))
     compress = CompressConfig(target_rate=target_rate, target_macs=args.target_macs,
                               target_latency=1.0 if args.target_latency else None, rounds=args.rounds,
-                              scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), **budget)
+                              scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), **budget,
+                              **latency_checks(args))
     config = RunConfig(model=args.model, data=args.data, weights=args.weights, baseline_epochs=args.baseline_epochs,
                        compress=compress, target=args.target, device=args.device, runs=args.runs,
                        threads=args.threads, seed=args.seed, torch_device=args.torch_device,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from compress.search import QuickEvalConfig, SearchConfig, Target, search
+from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, Target, search
 
 from .common import add_model_data_args, add_run_args, add_scheme_arg, load_model, load_splits, print_json
 
@@ -44,6 +44,22 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     parser.add_argument("--val-images", type=int, default=q.val_images, help="validation images per candidate")
     parser.add_argument("--recal-batches", type=int, default=q.recalibrate_batches,
                         help="training batches for BatchNorm recalibration per candidate (0: off)")
+
+
+def add_latency_check_args(parser: argparse.ArgumentParser) -> None:
+    """How a latency-targeted round checks its searched rates on the device before training ('compress', 'run')."""
+    defaults = CompressConfig(target_rate=2.0)
+    parser.add_argument("--latency-retries", type=int, default=defaults.latency_retries,
+                        help="with --target-latency: the searched rates are built and measured before training; "
+                             "when they miss the goal, search again aiming further, at most this many times "
+                             "(0: no check)")
+    parser.add_argument("--latency-check-tolerance", type=float, default=defaults.latency_check_tolerance,
+                        help="a measured cost up to goal * (1 + this) passes the check")
+
+
+def latency_checks(args: argparse.Namespace) -> dict:
+    """The ``CompressConfig`` fields of :func:`add_latency_check_args`."""
+    return {"latency_retries": args.latency_retries, "latency_check_tolerance": args.latency_check_tolerance}
 
 
 def search_config(args: argparse.Namespace) -> SearchConfig:

@@ -6,8 +6,9 @@ Every factor is relative to the *original* dense model. A run folder holds ``rou
 ``round-K/{admm,retrain}/last.pt`` (a checkpoint per epoch), and ``round-K/result.pt`` + ``round.json`` once
 the round is done;
 ``resume=True`` skips finished rounds, replays the search log and continues training from the last epoch.
-With a latency target and a measurement, each round after the first aims past its goal by the previous round's
-measured / predicted cost (``_aim``).
+With a latency target and a measurement, each round's searched rates are built and measured before training and
+searched again when they miss the goal (``device_check``), and each round after the first aims past its goal by
+the previous round's measured / predicted cost (``_aim``).
 The final ``model.pt`` stores one compaction record against the dense architecture
 (``compress.restore.restore_model`` rebuilds it), plus ``report.json`` and ``report.md``.
 
@@ -49,6 +50,9 @@ class CompressConfig:
     target_latency: float | None = None  # final speed-up, measured by the latency callable
     rounds: int = 3  # round k aims at final ** (k / rounds): 8x in 3 rounds is 2x, 4x, 8x
     tolerance: float = 0.01  # every candidate's factor lies in [target, target * (1 + tolerance)]
+    latency_retries: int = 2  # latency target with a measurement: searches re-aimed when the searched rates,
+    # built and measured before training, miss the round's goal by more than latency_check_tolerance (0: no check)
+    latency_check_tolerance: float = 0.05
     scheme: str = "filter+column"  # filter | column | filter+column | unstructured
     admm_epochs: int = 3  # ADMM epochs per round (0: one-shot projection instead)
     retrain_epochs: int = 3  # masked-retraining epochs per round
@@ -144,8 +148,9 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             small, step_record = load_round(current, run_dir)
             report = json.loads((run_dir / "round.json").read_text())
         else:
+            goal = reference / factor if kind == "latency" else None
             small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
-                                                   resume, callback, objective)
+                                                   resume, callback, objective, goal)
         current, record = small.cpu(), compose_records(record, step_record)
         if objective is not None and "latency" not in report:
             report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)

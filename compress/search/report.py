@@ -23,7 +23,8 @@ def round_markdown(r: dict) -> str:
              f"| search: candidates / evaluated | {s['candidates']} / {s['evaluations']} |",
              f"| search: best quick-eval score | {s['quick_score']:.4f} |",
              f"| seconds: search / ADMM / retrain / purify+compact+eval | {t['search']:.0f} / {t['admm']:.0f} / "
-             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", *_latency_rows(r.get("latency")), "",
+             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", *_latency_rows(r.get("latency")),
+             *_check_rows(r.get("latency_checks", [])), "",
              "Rates are fractions removed from this round's input model (the previous round's result).", "",
              "| layer | rates (fraction removed) |", "| --- | --- |"]
     lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r["rates"].items()]
@@ -41,6 +42,13 @@ def _latency_rows(latency: dict | None) -> list[str]:
         rows.append(f"| cost measured on the compiled model ({unit}) | {latency['measured']:.4g} "
                     f"(prediction {latency['prediction_error']:+.1%}) |")
     return rows
+
+
+def _check_rows(checks: list[dict]) -> list[str]:
+    """One row per measurement of the searched rates before training (see ``device_check``)."""
+    return [f"| searched rates, check {i} before training ({c['unit']}): predicted / measured / goal | "
+            f"{c['predicted']:.4g} / {c['measured']:.4g} / {c['goal']:.4g} (aimed at {c['aim']:.3g}x) |"
+            for i, c in enumerate(checks, 1)]
 
 
 def run_markdown(report: dict) -> str:

@@ -28,6 +28,7 @@ from ..pruning.purification import PurifyConfig
 from ..pruning.structure import Structure
 from ..train import TrainHooks, split_accuracy, train_phase
 from .annealing import anneal
+from .device_check import search_checked
 from .report import round_markdown
 from .latency import LatencyObjective
 from .searcher import prepare
@@ -86,14 +87,35 @@ def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
     return model.eval(), data["structure"]
 
 
-def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, log: Path,
             resume: bool, callback: Callback | None, latency: LatencyObjective | None):
     setup = prepare(model, splits, target, config.search, config.scheme, config.quick_eval, config.train.device,
                     latency)
     step_cb = None if callback is None else (lambda record: callback({"phase": "search", "round": index, **record}))
-    result = anneal(setup.space, setup.goal, setup.evaluator, config.search, run_dir / "search.jsonl", resume,
-                    step_cb)
+    result = anneal(setup.space, setup.goal, setup.evaluator, config.search, log, resume, step_cb)
     return setup.structure, result
+
+
+def _check_input(splits: Splits, device: str) -> torch.Tensor:
+    """A validation batch: compaction must not change what the model computes on it."""
+    return next(iter(splits.loader("val", 64, limit=64, device=device)))[0]
+
+
+def search_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
+                 resume: bool = False, callback: Callback | None = None, latency: LatencyObjective | None = None,
+                 goal: float | None = None) -> tuple[Structure, Any, list[dict]]:
+    """The round's search; with a latency ``goal`` and a measurement, checked on the device before training
+    (``device_check.search_checked``). Returns the structure, the search result and the device checks."""
+    def search(aimed: Target, attempt: int):
+        log = run_dir / ("search.jsonl" if attempt == 0 else f"search-{attempt + 1}.jsonl")
+        return _search(index, model, splits, aimed, config, log, resume, callback, latency)
+
+    if not (target.kind == "latency" and goal and latency is not None and latency.measure is not None
+            and config.latency_retries > 0):
+        return (*search(target, 0), [])
+    return search_checked(search, model, target, goal, latency, config.scheme,
+                          _check_input(splits, config.train.device), run_dir / "latency-checks.json", resume,
+                          config.latency_check_tolerance, config.latency_retries)
 
 
 @dataclass
@@ -134,8 +156,7 @@ def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rate
     check = None
     if config.purify_tolerance is not None:
         check = lambda m: split_accuracy(m, splits, "val", check_limit, device)  # noqa: E731
-    x, _ = next(iter(splits.loader("val", 64, limit=64, device=device)))  # compaction must not change f(x)
-    small, record, purification, _ = purify_and_compact(work, structure, x, check,
+    small, record, purification, _ = purify_and_compact(work, structure, _check_input(splits, device), check,
                                                         PurifyConfig(tolerance=config.purify_tolerance or 0.0))
     acc["val"] = split_accuracy(small, splits, "val", None, device)
     acc["test"] = split_accuracy(small, splits, "test", config.eval_limit, device)
@@ -144,14 +165,16 @@ def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rate
 
 def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
               dense: ModelCount, resume: bool = False, callback: Callback | None = None,
-              latency: LatencyObjective | None = None) -> tuple[nn.Module, dict, dict]:
+              latency: LatencyObjective | None = None, goal: float | None = None) -> tuple[nn.Module, dict, dict]:
     """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
 
-    ``dense`` holds the original model's counts (every factor is against it).
+    ``dense`` holds the original model's counts (every factor is against it); ``goal`` is a latency target's
+    cost goal for this round, which the searched rates are measured against before training.
     """
-    device, t0 = config.train.device, time.time()
-    work = copy.deepcopy(model).to(device)
-    structure, result = _search(index, work, splits, target, config, run_dir, resume, callback, latency)
+    t0 = time.time()
+    work = copy.deepcopy(model).to(config.train.device)
+    structure, result, checks = search_round(index, work, splits, target, config, run_dir, resume, callback, latency,
+                                             goal)
     search_wall = time.time() - t0
     pruned = prune_with_rates(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, callback,
                               index)
@@ -174,6 +197,8 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
         "val_accuracy": acc["val"], "test_accuracy": acc["test"], "accuracy": acc,
         "purification": pruned.purification, "history": history, "seconds": seconds,
     }
+    if checks:
+        report["latency_checks"] = checks
     small = small.cpu()
     save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": record,
                                             "metrics": {k: report[k] for k in ("compression_rate", "val_accuracy")}})
