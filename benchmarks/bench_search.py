@@ -4,6 +4,8 @@
     (candidates evaluated, seconds per candidate, total seconds). Runs on CPU in minutes per target.
 (b) with --part ab: each method's rates then get the same ADMM + masked-retrain budget, and the compacted
     model's *test* accuracy is reported (one round straight to the target, so the methods differ only in rates).
+(rounds) with --part rounds: the multi-round pipeline (e.g. 2x then 4x) once per method, the method choosing the
+    rates of every round, with the same epochs per round; test accuracy of each round's result.
 
 Writes OUT.json and OUT.md (default benchmarks/results/search) with the exact command, device, weights used
 and every setting. Examples:
@@ -21,6 +23,7 @@ import shlex
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -33,8 +36,8 @@ from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.pruning import trace_structure  # noqa: E402
-from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal, prepare,  # noqa: E402
-                             random_actions, uniform_action)
+from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal,  # noqa: E402
+                             autocompress, prepare)
 from compress.search.rounds import prune_with_rates  # noqa: E402
 from compress.train import TrainConfig  # noqa: E402
 
@@ -55,7 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--recal-batches", type=int, default=4, help="BatchNorm recalibration batches per candidate")
     p.add_argument("--metric", choices=("accuracy", "loss"), default="accuracy",
                    help="quick-evaluation score; loss still ranks candidates whose accuracy is near chance")
-    p.add_argument("--part", choices=("a", "ab"), default="a", help="a: search only; ab: also ADMM + retrain + test")
+    p.add_argument("--part", choices=("a", "ab", "rounds"), default="a",
+                   help="a: search only; ab: also ADMM + retrain + test; rounds: the multi-round pipeline per method")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of --part rounds (targets grow geometrically)")
     p.add_argument("--admm-epochs", type=int, default=2)
     p.add_argument("--retrain-epochs", type=int, default=2)
     p.add_argument("--train-limit", type=int, default=None, help="train on a fixed subset of this many images")
@@ -84,42 +89,60 @@ def _fresh(evaluator) -> None:
     evaluator.evaluations = 0
 
 
+def search_config(args, method: str = "annealing") -> SearchConfig:
+    return SearchConfig(candidates=args.candidates, seed=args.seed, progress=True, method=method)
+
+
+def quick_config(args) -> QuickEvalConfig:
+    return QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches, metric=args.metric)
+
+
 def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, dict]:
-    """Part (a) for one target: the three methods' best actions, scores and costs."""
-    config = SearchConfig(candidates=args.candidates, seed=args.seed, progress=True)
-    quick = QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches, metric=args.metric)
-    setup = prepare(model, splits, Target(kind, factor), config, args.scheme, quick, args.device)
-    results, actions = {}, {}
-    t0 = time.time()
-    found = anneal(setup.space, setup.goal, setup.evaluator, config)
-    results["annealing"] = {"evaluations": setup.evaluator.evaluations, "candidates": found.steps,
-                            "seconds": time.time() - t0, "val_accuracy": found.best_eval.accuracy,
-                            "val_loss": found.best_eval.loss, "factor": found.achieved}
-    actions["annealing"] = found.best
-    budget = setup.evaluator.evaluations
-    for method in ("uniform", "random"):
+    """Part (a) for one target: the three methods' best actions, scores and costs; random search gets as many
+    evaluations as annealing made."""
+    setup = prepare(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
+                    args.device)
+    results, actions, budget = {}, {}, args.candidates
+    for method in METHODS:
         _fresh(setup.evaluator)
-        t0 = time.time()
-        pool = [uniform_action(setup.space, setup.goal)] if method == "uniform" else \
-            random_actions(setup.space, setup.goal, budget, seed=args.seed)
-        scored = [(setup.evaluator(a), a) for a in pool]
-        ev, best = max(scored, key=lambda pair: pair[0].score)
-        results[method] = {"evaluations": setup.evaluator.evaluations, "candidates": len(pool),
-                           "seconds": time.time() - t0, "val_accuracy": ev.accuracy, "val_loss": ev.loss,
-                           "factor": setup.goal.achieved(best)}
-        actions[method] = best
-    for method, r in results.items():
-        r["seconds_per_candidate"] = r["seconds"] / max(r["candidates"], 1)
-        r["rates"] = actions[method].to_data()["rates"]
+        found = anneal(setup.space, setup.goal, setup.evaluator, replace(search_config(args, method), candidates=budget))
+        budget = found.evaluations if method == "annealing" else budget
+        results[method] = {"evaluations": found.evaluations, "candidates": found.steps, "seconds": found.seconds,
+                           "val_accuracy": found.best_eval.accuracy, "val_loss": found.best_eval.loss,
+                           "factor": found.achieved, "seconds_per_candidate": found.seconds / max(found.steps, 1),
+                           "rates": found.best.to_data()["rates"]}
+        actions[method] = found.best
     return results, actions
+
+
+def train_config(args) -> TrainConfig:
+    return TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
+                       threads=args.threads, seed=args.seed, progress=False)
+
+
+def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
+    """Part (rounds): the whole multi-round pipeline once per method (search in every round, the same epochs)."""
+    out = {}
+    for method in METHODS:
+        config = CompressConfig(**{f"target_{kind}": factor}, rounds=args.rounds, scheme=args.scheme,
+                                admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
+                                search=search_config(args, method), quick_eval=quick_config(args),
+                                train=train_config(args), eval_limit=args.eval_limit)
+        with tempfile.TemporaryDirectory() as tmp:
+            _, report = autocompress(model, splits, config, out=tmp)
+        rounds = [{"target": r["target"]["factor"], "quick_score": r["search"]["quick_score"],
+                   "evaluations": r["search"]["evaluations"], "search_seconds": r["seconds"]["search"],
+                   "test_accuracy": r["test_accuracy"], "accuracy": r["accuracy"], "rates": r["rates"]}
+                  for r in report["rounds"]]
+        out[method] = {**report["final"], "rounds": rounds, "seconds": report["seconds"]}
+        print(f"{kind} {factor:g}x {method}: test accuracy {report['final']['test_accuracy']:.4f}", flush=True)
+    return out
 
 
 def run_training(model, splits, actions: dict, args) -> dict:
     """Part (b): the same ADMM + retrain budget for each method's rates; test accuracy of the compacted model."""
-    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
-                        threads=args.threads, seed=args.seed, progress=False)
     config = CompressConfig(target_rate=2.0, scheme=args.scheme, admm_epochs=args.admm_epochs,
-                            retrain_epochs=args.retrain_epochs, train=train, eval_limit=args.eval_limit,
+                            retrain_epochs=args.retrain_epochs, train=train_config(args), eval_limit=args.eval_limit,
                             quick_eval=QuickEvalConfig(val_images=args.val_images))
     out = {}
     for method, action in actions.items():
@@ -133,6 +156,20 @@ def run_training(model, splits, actions: dict, args) -> dict:
     return out
 
 
+def rounds_markdown(entry: dict) -> list[str]:
+    """One target of --part rounds: per method, each round's quick-eval score and test accuracy."""
+    lines = [f"## {entry['kind']} {entry['factor']:g}x in {len(entry['rounds']['annealing']['rounds'])} rounds", "",
+             "| method | per round: target, quick-eval score, evaluations, test acc | final test acc | compression | "
+             "MAC reduction | search s | total s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for method, r in entry["rounds"].items():
+        per_round = "; ".join(f"{x['target']:.3g}x {x['quick_score']:.4f} {x['evaluations']} {x['test_accuracy']:.4f}"
+                              for x in r["rounds"])
+        lines.append(f"| {method} | {per_round} | {r['test_accuracy']:.4f} | {r['compression_rate']:.2f}x | "
+                     f"{r['mac_reduction']:.2f}x | {sum(x['search_seconds'] for x in r['rounds']):.0f} | "
+                     f"{r['seconds']:.0f} |")
+    return lines + [""]
+
+
 def markdown(report: dict) -> str:
     lines = [f"# Search benchmark: {report['model']} ({report['scheme']})", "",
              f"command: `{report['command']}`", "",
@@ -144,6 +181,9 @@ def markdown(report: dict) -> str:
     if report.get("note"):
         lines += [f"**Note:** {report['note']}", ""]
     for entry in report["targets"]:
+        if "rounds" in entry:
+            lines += rounds_markdown(entry)
+            continue
         lines += [f"## {entry['kind']} {entry['factor']:g}x", "",
                   "| method | quick-eval val acc (a) | quick-eval val loss (a) | test acc after ADMM+retrain (b) | "
                   "achieved | candidates | evaluated | s/candidate | search s |",
@@ -178,6 +218,11 @@ def main(argv=None) -> int:
         report["note"] = ("weights are the shared pretrained ResNet-20 (trained on lossless CIFAR-10), not the "
                           "JPEG fine-tuned baseline; accuracies are on the JPEG data and lower than the baseline's.")
     for kind, factor in parse_targets(args.targets):
+        if args.part == "rounds":
+            report["targets"].append({"kind": kind, "factor": factor, "rounds": run_rounds(model, splits, kind, factor,
+                                                                                          args)})
+            write_report(args.out, report, markdown(report))
+            continue
         results, actions = run_searches(model, splits, kind, factor, args)
         entry = {"kind": kind, "factor": factor, "search": results}
         if args.part == "ab":

@@ -77,6 +77,19 @@ def test_the_uniform_action_is_a_start_so_the_search_never_ends_below_it(trained
     assert result.best_eval.score >= setup.evaluator(uniform).score
 
 
+def test_the_baselines_run_in_the_same_loop(trained):
+    model, splits = trained
+    setup = prepare(model, splits, Target("rate", 3.0), FAST, "filter+column", QUICK)
+    uniform = anneal(setup.space, setup.goal, setup.evaluator, replace(FAST, method="uniform"))
+    assert uniform.steps == 1 and uniform.best.key == uniform_action(setup.space, setup.goal).key
+    random = anneal(setup.space, setup.goal, setup.evaluator, replace(FAST, method="random"))
+    assert random.steps == FAST.candidates and all(h["holds"] for h in random.history)
+    assert all(h["T"] == FAST.t_start for h in random.history)  # sampling only, no annealing moves
+    assert random.best_eval.score == max(h["score"] for h in random.history)
+    with pytest.raises(ValueError, match="unknown search method 'grid'"):
+        SearchConfig(method="grid")
+
+
 def test_quick_eval_scores_the_projected_recalibrated_model_on_validation_only(trained):
     model, splits = trained
     no_test = replace(splits, test=splits.test.subset(np.arange(0)), _loaders={})  # touching test would raise

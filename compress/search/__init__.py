@@ -10,12 +10,12 @@ from .cost import CostModel
 from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
 from .pipeline import CompressConfig, autocompress, compose_records, round_targets
 from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
-from .searcher import prepare, random_actions, search, uniform_action
+from .searcher import prepare, search, uniform_action
 from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
 
 __all__ = ["Action", "ActionSpace", "CompressConfig", "CostModel", "Evaluation", "Goal", "KeptLatencyFn", "Knob",
            "LatencyObjective", "ModuleLatencyFn", "QuickEvalConfig",
            "QuickEvaluator", "SearchConfig", "SearchResult", "TARGET_KINDS", "Target", "accept",
            "acceptance_probability", "anneal", "autocompress", "compose_records", "cool", "initial_values",
-           "make_goal", "perturb", "prepare", "random_actions", "rescale", "round_targets", "search",
+           "make_goal", "perturb", "prepare", "rescale", "round_targets", "search",
            "uniform_action"]

@@ -31,6 +31,8 @@ from .quick_eval import Evaluation
 from .search_log import SearchLog
 from .target import Goal, rescale
 
+METHODS = ("annealing", "random", "uniform")
+
 
 @dataclass
 class SearchConfig:
@@ -48,6 +50,7 @@ class SearchConfig:
     max_rate: float = 0.95  # no layer loses more than this fraction of its filters / columns / weights
     min_kept: int = 2  # every layer keeps at least this many filters and columns
     include_linear: bool = True  # also prune fully-connected layers' columns
+    method: str = "annealing"  # or the baselines: "random" (candidates random actions), "uniform" (one action)
     seed: int = 0  # the whole search is a function of the seed and the scores
     progress: bool = True  # tqdm bar with the best score so far
 
@@ -61,10 +64,20 @@ class SearchConfig:
             raise ValueError(f"explore {self.explore!r} out of range; expected 0 <= explore < 1")
         if self.cooling is not None and not 0.0 < self.cooling < 1.0:
             raise ValueError(f"cooling {self.cooling!r} out of range; expected 0 < cooling < 1")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown search method {self.method!r}; expected one of: {', '.join(METHODS)}")
+
+    @property
+    def steps(self) -> int:
+        """Candidates the search proposes (one for uniform rates)."""
+        return 1 if self.method == "uniform" else self.candidates
 
     @property
     def explore_steps(self) -> int:
-        """Candidates sampled before annealing (at least the experience-guided and uniform starts)."""
+        """Candidates sampled before annealing (at least the experience-guided and uniform starts); all of them
+        for the baselines."""
+        if self.method != "annealing":
+            return self.steps
         return min(self.candidates, max(2, int(self.explore * self.candidates)))
 
     def cooling_factor(self) -> float:
@@ -95,8 +108,11 @@ def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate")
 
 
 def start_values(space: ActionSpace, config: SearchConfig, kind: str = "rate") -> list[np.ndarray]:
-    """The first candidates, before random ones: the experience-guided start, then uniform rates."""
-    return [initial_values(space, config, kind), uniform_values(space)]
+    """The first candidates, before random ones: the experience-guided start, then uniform rates (annealing);
+    uniform rates (the uniform baseline); none (random search)."""
+    starts = {"annealing": [initial_values(space, config, kind), uniform_values(space)],
+              "uniform": [uniform_values(space)], "random": []}
+    return starts[config.method]
 
 
 def uniform_values(space: ActionSpace) -> np.ndarray:
@@ -161,7 +177,8 @@ def _header(space: ActionSpace, goal: Goal, config: SearchConfig) -> dict:
 def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluation], config: SearchConfig,
            log_path: str | Path | None = None, resume: bool = False,
            callback: Callable[[dict], None] | None = None) -> SearchResult:
-    """Simulated annealing from the experience-guided start; returns the best candidate seen.
+    """Simulated annealing from the experience-guided start; returns the best candidate seen. With
+    ``config.method`` "random" or "uniform" the same loop (log, resume, cache) runs those baselines instead.
 
     ``log_path`` gets one JSON line per step; with ``resume`` the logged steps are replayed (their scores
     read back, not recomputed) and the search continues after them. ``callback(record)`` runs after each
@@ -173,11 +190,11 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     history: list[dict] = []
     evaluations, seconds = 0, 0.0
     temperature = config.t_start
-    bar = tqdm(total=config.candidates, desc="search", disable=not config.progress, mininterval=1.0)
+    bar = tqdm(total=config.steps, desc=f"search ({config.method})", disable=not config.progress, mininterval=1.0)
     current = best = None
     current_eval = best_eval = None
     starts = start_values(space, config, goal.target.kind)
-    for step in range(config.candidates):
+    for step in range(config.steps):
         t0 = time.time()
         exploring = step < config.explore_steps
         if step < len(starts):

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from torch import nn
 
 from ..data import Splits
 from ..pruning.structure import Structure, trace_structure
 from .action import Action, ActionSpace
-from .annealing import SearchConfig, SearchResult, anneal, random_values, uniform_values
+from .annealing import SearchConfig, SearchResult, anneal, uniform_values
 from .cost import CostModel
 from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
 from .quick_eval import QuickEvalConfig, QuickEvaluator
@@ -89,9 +88,3 @@ def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfi
 def uniform_action(space: ActionSpace, goal: Goal) -> Action:
     """The baseline: one rate for every knob, scaled to the target (bounds still clip it)."""
     return rescale(space, goal, uniform_values(space))
-
-
-def random_actions(space: ActionSpace, goal: Goal, count: int, seed: int = 0) -> list[Action]:
-    """The random-search baseline: ``count`` random knob vectors, each scaled to the target."""
-    rng = np.random.default_rng(seed)
-    return [rescale(space, goal, random_values(space, rng)) for _ in range(count)]
