@@ -28,3 +28,13 @@ def test_compress_resume_needs_nothing_else_and_search_resume_needs_a_log(capsys
     assert report["target"] == {"kind": "macs", "factor": 1.5}
     assert report["final"]["mac_reduction"] >= 1.5 * 0.999
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "round-1" / "search.jsonl").is_file()
+
+
+def test_search_method_uniform_gives_one_rate_per_kind(capsys):
+    code = main(["search", "--target-rate", "3", "--search-method", "uniform", "--val-images", "200",
+                 "--recal-batches", "1", "--no-progress", "--threads", "1", "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 3.0 <= result["achieved"] <= 3.03
+    columns = {round(r["column"], 6) for name, r in result["rates"].items() if name != "features.0"}
+    assert len(columns) == 1  # the same column rate wherever bounds do not clip it

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, Target, search
+from compress.search.annealing import METHODS
 
 from .common import add_model_data_args, add_run_args, add_scheme_arg, load_model, load_splits, print_json
 
@@ -36,6 +37,9 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
     parser.add_argument("--candidates", type=int, default=s.candidates, help="annealing steps (one candidate each)")
+    parser.add_argument("--search-method", choices=METHODS, default=s.method,
+                        help="annealing (the method), or a baseline: random (as many random candidates), uniform "
+                             "(one rate for every layer, scaled to the target)")
     parser.add_argument("--t-start", type=float, default=s.t_start, help="initial temperature, in accuracy units")
     parser.add_argument("--t-stop", type=float, default=s.t_stop, help="final temperature (stop threshold)")
     parser.add_argument("--max-rate", type=float, default=s.max_rate, help="largest per-layer rate")
@@ -63,8 +67,9 @@ def latency_checks(args: argparse.Namespace) -> dict:
 
 
 def search_config(args: argparse.Namespace) -> SearchConfig:
-    return SearchConfig(candidates=args.candidates, t_start=args.t_start, t_stop=args.t_stop, max_rate=args.max_rate,
-                        min_kept=args.min_kept, seed=args.search_seed, progress=not args.no_progress)
+    return SearchConfig(candidates=args.candidates, method=args.search_method, t_start=args.t_start,
+                        t_stop=args.t_stop, max_rate=args.max_rate, min_kept=args.min_kept, seed=args.search_seed,
+                        progress=not args.no_progress)
 
 
 def quick_config(args: argparse.Namespace) -> QuickEvalConfig:
