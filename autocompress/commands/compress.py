@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--rounds", type=int, default=defaults.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults)
-    add_latency_check_args(parser)
+    add_latency_check_args(parser, defaults)
     add_run_args(parser, "compress")
 
 

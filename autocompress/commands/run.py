@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_args(parser, required=False, device=False)
     parser.add_argument("--rounds", type=int, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults.compress)
-    add_latency_check_args(parser)
+    add_latency_check_args(parser, defaults.compress)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
     parser.add_argument("--device", default=defaults.device,
                         help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")

@@ -50,9 +50,8 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
                         help="training batches for BatchNorm recalibration per candidate (0: off)")
 
 
-def add_latency_check_args(parser: argparse.ArgumentParser) -> None:
+def add_latency_check_args(parser: argparse.ArgumentParser, defaults: CompressConfig) -> None:
     """How a latency-targeted round checks its searched rates on the device before training ('compress', 'run')."""
-    defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--latency-retries", type=int, default=defaults.latency_retries,
                         help="with --target-latency: the searched rates are built and measured before training; "
                              "when they miss the goal, search again aiming further, at most this many times "
