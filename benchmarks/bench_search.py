@@ -6,6 +6,9 @@
     model's *test* accuracy is reported (one round straight to the target, so the methods differ only in rates).
 (rounds) with --part rounds: the multi-round pipeline (e.g. 2x then 4x) once per method, the method choosing the
     rates of every round, with the same epochs per round; test accuracy of each round's result.
+(rank) with --part rank: does the quick-eval score predict accuracy after training? Random search's candidates,
+    --rank-samples of them spread over its score range, each get the same ADMM + retrain budget; Spearman and
+    Kendall rank correlations between quick-eval score and validation / test accuracy after training.
 
 Writes OUT.json and OUT.md (default benchmarks/results/search) with the exact command, device, weights used
 and every setting. Examples:
@@ -26,7 +29,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -58,8 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--recal-batches", type=int, default=4, help="BatchNorm recalibration batches per candidate")
     p.add_argument("--metric", choices=("accuracy", "loss"), default="accuracy",
                    help="quick-evaluation score; loss still ranks candidates whose accuracy is near chance")
-    p.add_argument("--part", choices=("a", "ab", "rounds"), default="a",
-                   help="a: search only; ab: also ADMM + retrain + test; rounds: the multi-round pipeline per method")
+    p.add_argument("--part", choices=("a", "ab", "rounds", "rank"), default="a",
+                   help="a: search only; ab: also ADMM + retrain + test; rounds: the multi-round pipeline per method; "
+                        "rank: quick-eval score vs accuracy after training, over random candidates")
+    p.add_argument("--rank-samples", type=int, default=8, help="candidates trained by --part rank")
     p.add_argument("--rounds", type=int, default=2, help="rounds of --part rounds (targets grow geometrically)")
     p.add_argument("--admm-epochs", type=int, default=2)
     p.add_argument("--retrain-epochs", type=int, default=2)
@@ -156,6 +163,52 @@ def run_training(model, splits, actions: dict, args) -> dict:
     return out
 
 
+def spread(history: list[dict], count: int) -> list[dict]:
+    """``count`` distinct evaluated candidates evenly spaced over the score ranking (best and worst included)."""
+    unique = sorted({tuple(r["key"]): r for r in history}.values(), key=lambda r: r["score"])
+    picks = np.unique(np.linspace(0, len(unique) - 1, min(count, len(unique))).round().astype(int))
+    return [unique[i] for i in picks]
+
+
+def run_rank(model, splits, kind: str, factor: float, args) -> dict:
+    """Part (rank): quick-eval score vs accuracy after the same ADMM + retrain budget, over random candidates."""
+    setup = prepare(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
+                    args.device)
+    seen = {}
+
+    def evaluate(action):
+        seen[action.key] = action
+        return setup.evaluator(action)
+
+    found = anneal(setup.space, setup.goal, evaluate, search_config(args, "random"))
+    picked = spread(found.history, args.rank_samples)
+    trained = run_training(model, splits, {f"#{i}": seen[tuple(r["key"])] for i, r in enumerate(picked)}, args)
+    rows = [{"score": r["score"], "quick_accuracy": r["accuracy"], "factor": r["factor"], **trained[f"#{i}"]}
+            for i, r in enumerate(picked)]
+    scores = [r["score"] for r in rows]
+    correlation = {split: {"spearman": float(stats.spearmanr(scores, [r["accuracy"][split] for r in rows])[0]),
+                           "kendall": float(stats.kendalltau(scores, [r["accuracy"][split] for r in rows])[0])}
+                   for split in ("val", "test")}
+    print(f"{kind} {factor:g}x: quick score vs test accuracy, Spearman {correlation['test']['spearman']:.2f}",
+          flush=True)
+    return {"evaluations": found.evaluations, "candidates": rows, "correlation": correlation}
+
+
+def rank_markdown(entry: dict) -> list[str]:
+    r = entry["rank"]
+    lines = [f"## {entry['kind']} {entry['factor']:g}x: quick-eval score vs accuracy after training", "",
+             f"{len(r['candidates'])} of random search's {r['evaluations']} candidates, spread over its score range, "
+             "each with the same ADMM + retrain budget.", "",
+             "| quick-eval score | achieved | val acc after training | test acc after training |",
+             "| --- | --- | --- | --- |"]
+    lines += [f"| {c['score']:.4f} | {c['factor']:.3f}x | {c['accuracy']['val']:.4f} | {c['test_accuracy']:.4f} |"
+              for c in r["candidates"]]
+    lines += ["", "| rank correlation with the quick-eval score | Spearman | Kendall |", "| --- | --- | --- |"]
+    lines += [f"| {split} accuracy after training | {c['spearman']:.2f} | {c['kendall']:.2f} |"
+              for split, c in r["correlation"].items()]
+    return lines + [""]
+
+
 def rounds_markdown(entry: dict) -> list[str]:
     """One target of --part rounds: per method, each round's quick-eval score and test accuracy."""
     lines = [f"## {entry['kind']} {entry['factor']:g}x in {len(entry['rounds']['annealing']['rounds'])} rounds", "",
@@ -181,8 +234,8 @@ def markdown(report: dict) -> str:
     if report.get("note"):
         lines += [f"**Note:** {report['note']}", ""]
     for entry in report["targets"]:
-        if "rounds" in entry:
-            lines += rounds_markdown(entry)
+        if "rounds" in entry or "rank" in entry:
+            lines += rounds_markdown(entry) if "rounds" in entry else rank_markdown(entry)
             continue
         lines += [f"## {entry['kind']} {entry['factor']:g}x", "",
                   "| method | quick-eval val acc (a) | quick-eval val loss (a) | test acc after ADMM+retrain (b) | "
@@ -218,9 +271,9 @@ def main(argv=None) -> int:
         report["note"] = ("weights are the shared pretrained ResNet-20 (trained on lossless CIFAR-10), not the "
                           "JPEG fine-tuned baseline; accuracies are on the JPEG data and lower than the baseline's.")
     for kind, factor in parse_targets(args.targets):
-        if args.part == "rounds":
-            report["targets"].append({"kind": kind, "factor": factor, "rounds": run_rounds(model, splits, kind, factor,
-                                                                                          args)})
+        if args.part in ("rounds", "rank"):
+            run = run_rounds if args.part == "rounds" else run_rank
+            report["targets"].append({"kind": kind, "factor": factor, args.part: run(model, splits, kind, factor, args)})
             write_report(args.out, report, markdown(report))
             continue
         results, actions = run_searches(model, splits, kind, factor, args)
