@@ -60,6 +60,10 @@ def summarize(records: list[dict]) -> list[dict]:
         out.append({"target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds,
                     "files": [by_seed[s]["file"] for s in seeds], "test_accuracy": acc, "quick_score": quick,
                     "mean": {m: statistics.fmean(v) for m, v in acc.items()},
+                    "compression": {m: statistics.fmean(by_seed[s]["methods"][m]["compression_rate"] for s in seeds)
+                                    for m in METHODS},
+                    "mac_reduction": {m: statistics.fmean(by_seed[s]["methods"][m]["mac_reduction"] for s in seeds)
+                                      for m in METHODS},
                     "std": {m: statistics.stdev(v) if len(v) > 1 else None for m, v in acc.items()},
                     "annealing_minus_random": paired(acc["annealing"], acc["random"]),
                     "annealing_minus_uniform": paired(acc["annealing"], acc["uniform"])})
@@ -84,6 +88,8 @@ def group_markdown(g: dict) -> list[str]:
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
     lines.append("| mean (std) | " + " | ".join(f"**{g['mean'][m]:.4f}** ({_fmt(g['std'][m])})" for m in METHODS)
                  + " |")
+    lines.append("| mean weights / MACs reduction | " + " | ".join(
+        f"{g['compression'][m]:.2f}x / {g['mac_reduction'][m]:.2f}x" for m in METHODS) + " |")
     lines += ["", "| paired difference | mean | wins / losses | paired t-test p |", "| --- | --- | --- | --- |"]
     for key in ("annealing_minus_random", "annealing_minus_uniform"):
         d = g[key]
