@@ -30,6 +30,8 @@ def runs(paths: list[Path]) -> list[dict]:
     out = []
     for path in paths:
         report = json.loads(path.read_text())
+        if "settings" not in report:  # not a bench_search.py result (e.g. an earlier summary caught by a glob)
+            continue
         settings = {**report["settings"], "weights_sha256": report["weights_sha256"][:12]}
         for entry in report["targets"]:
             if "rounds" not in entry:
