@@ -234,8 +234,11 @@ def markdown(report: dict) -> str:
     if report.get("note"):
         lines += [f"**Note:** {report['note']}", ""]
     for entry in report["targets"]:
-        if "rounds" in entry or "rank" in entry:
-            lines += rounds_markdown(entry) if "rounds" in entry else rank_markdown(entry)
+        if "rounds" in entry:
+            lines += rounds_markdown(entry)
+            continue
+        if "rank" in entry:
+            lines += rank_markdown(entry)
             continue
         lines += [f"## {entry['kind']} {entry['factor']:g}x", "",
                   "| method | quick-eval val acc (a) | quick-eval val loss (a) | test acc after ADMM+retrain (b) | "

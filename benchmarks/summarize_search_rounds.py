@@ -57,15 +57,17 @@ def summarize(records: list[dict]) -> list[dict]:
     out = []
     for (target, budget), by_seed in groups.items():
         seeds = sorted(by_seed)
-        acc = {m: [by_seed[s]["methods"][m]["test_accuracy"] for s in seeds] for m in METHODS}
-        quick = {m: [by_seed[s]["methods"][m]["rounds"][-1]["quick_score"] for s in seeds] for m in METHODS}
+
+        def column(read) -> dict[str, list]:
+            return {m: [read(by_seed[s]["methods"][m]) for s in seeds] for m in METHODS}
+
+        acc = column(lambda r: r["test_accuracy"])
+        quick = column(lambda r: r["rounds"][-1]["quick_score"])
         out.append({"target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds,
                     "files": [by_seed[s]["file"] for s in seeds], "test_accuracy": acc, "quick_score": quick,
                     "mean": {m: statistics.fmean(v) for m, v in acc.items()},
-                    "compression": {m: statistics.fmean(by_seed[s]["methods"][m]["compression_rate"] for s in seeds)
-                                    for m in METHODS},
-                    "mac_reduction": {m: statistics.fmean(by_seed[s]["methods"][m]["mac_reduction"] for s in seeds)
-                                      for m in METHODS},
+                    "compression": {m: statistics.fmean(v) for m, v in column(lambda r: r["compression_rate"]).items()},
+                    "mac_reduction": {m: statistics.fmean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
                     "std": {m: statistics.stdev(v) if len(v) > 1 else None for m, v in acc.items()},
                     "annealing_minus_random": paired(acc["annealing"], acc["random"]),
                     "annealing_minus_uniform": paired(acc["annealing"], acc["uniform"])})
