@@ -66,6 +66,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--part", choices=("a", "ab", "rounds", "rank"), default="a",
                    help="a: search only; ab: also ADMM + retrain + test; rounds: the multi-round pipeline per method; "
                         "rank: quick-eval score vs accuracy after training, over random candidates")
+    p.add_argument("--methods", default=",".join(METHODS),
+                   help="methods of --part rounds, comma-separated (the others' results of the same seed and budget "
+                        "can come from an earlier file: summarize_search_rounds.py pairs them)")
+    p.add_argument("--screen", type=int, default=SearchConfig.screen,
+                   help="neighbours proposed per annealing step, the ridge-ranked best evaluated (1: plain annealing)")
     p.add_argument("--rank-samples", type=int, default=8, help="candidates trained by --part rank")
     p.add_argument("--rounds", type=int, default=2, help="rounds of --part rounds (targets grow geometrically)")
     p.add_argument("--admm-epochs", type=int, default=2)
@@ -91,13 +96,21 @@ def parse_targets(text: str) -> list[tuple[str, float]]:
     return targets
 
 
+def parse_methods(text: str) -> list[str]:
+    methods = text.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise SystemExit(f"unknown method(s) {', '.join(unknown)}; expected some of: {', '.join(METHODS)}")
+    return methods
+
+
 def _fresh(evaluator) -> None:
     evaluator.cache.clear()  # every method pays for its own evaluations
     evaluator.evaluations = 0
 
 
 def search_config(args, method: str = "annealing") -> SearchConfig:
-    return SearchConfig(candidates=args.candidates, seed=args.seed, progress=True, method=method)
+    return SearchConfig(candidates=args.candidates, seed=args.seed, progress=True, method=method, screen=args.screen)
 
 
 def quick_config(args) -> QuickEvalConfig:
@@ -130,7 +143,7 @@ def train_config(args) -> TrainConfig:
 def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
     """Part (rounds): the whole multi-round pipeline once per method (search in every round, the same epochs)."""
     out = {}
-    for method in METHODS:
+    for method in parse_methods(args.methods):
         config = CompressConfig(**{f"target_{kind}": factor}, rounds=args.rounds, scheme=args.scheme,
                                 admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
                                 search=search_config(args, method), quick_eval=quick_config(args),
@@ -211,7 +224,8 @@ def rank_markdown(entry: dict) -> list[str]:
 
 def rounds_markdown(entry: dict) -> list[str]:
     """One target of --part rounds: per method, each round's quick-eval score and test accuracy."""
-    lines = [f"## {entry['kind']} {entry['factor']:g}x in {len(entry['rounds']['annealing']['rounds'])} rounds", "",
+    rounds = len(next(iter(entry["rounds"].values()))["rounds"])
+    lines = [f"## {entry['kind']} {entry['factor']:g}x in {rounds} rounds", "",
              "| method | per round: target, quick-eval score, evaluations, test acc | final test acc | compression | "
              "MAC reduction | search s | total s |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for method, r in entry["rounds"].items():

@@ -2,7 +2,8 @@
 
 Per target and budget: each method's final test accuracy per seed, the mean and sample standard deviation, and the
 paired differences annealing - random and annealing - uniform (same seed = same data order, same training): mean,
-wins / losses, and a paired t-test (two-sided p). Writes OUT.json and OUT.md. Example:
+wins / losses, and a paired t-test (two-sided p). Annealing with proposal screening (``--screen`` > 1) is a column of
+its own; a seed's methods may come from several files (``bench_search.py --methods``). Writes OUT.json and OUT.md. Example:
 
     PYTHONPATH=. python benchmarks/summarize_search_rounds.py benchmarks/results/search-rounds*.json \
         --out benchmarks/results/search-rounds-summary
@@ -25,6 +26,12 @@ BUDGET = ("rounds", "candidates", "metric", "val_images", "recal_batches", "admm
 METHODS = ("annealing", "uniform", "random")
 
 
+def label(method: str, settings: dict) -> str:
+    """A method's column: annealing with proposal screening is its own column (files before it had none)."""
+    screen = settings.get("screen", 1)
+    return f"annealing (screen {screen})" if method == "annealing" and screen > 1 else method
+
+
 def runs(paths: list[Path]) -> list[dict]:
     """One record per (file, target): the budget that must match across seeds, the seed, each method's results."""
     out = []
@@ -37,41 +44,62 @@ def runs(paths: list[Path]) -> list[dict]:
             if "rounds" not in entry:
                 continue
             out.append({"file": path.name, "target": f"{entry['kind']} {entry['factor']:g}x", "seed": settings["seed"],
-                        "budget": tuple(settings[k] for k in BUDGET), "methods": entry["rounds"]})
+                        "budget": tuple(settings[k] for k in BUDGET),
+                        "methods": {label(m, settings): r for m, r in entry["rounds"].items()}})
     return out
 
 
-def paired(a: list[float], b: list[float]) -> dict:
-    """Paired differences a - b: mean, wins / losses, two-sided paired t-test p (None with fewer than 2 pairs)."""
-    diffs = [x - y for x, y in zip(a, b)]
-    p = float(stats.ttest_rel(a, b).pvalue) if len(diffs) > 1 and len(set(diffs)) > 1 else None
-    return {"mean": statistics.fmean(diffs), "wins": sum(d > 0 for d in diffs), "losses": sum(d < 0 for d in diffs),
-            "p": p, "diffs": diffs}
+def paired(a: list[float | None], b: list[float | None]) -> dict:
+    """Paired differences a - b over the seeds that have both: mean, wins / losses, two-sided paired t-test p
+    (None with fewer than 2 pairs)."""
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    diffs = [x - y for x, y in pairs]
+    p = float(stats.ttest_rel(*zip(*pairs)).pvalue) if len(diffs) > 1 and len(set(diffs)) > 1 else None
+    return {"mean": statistics.fmean(diffs) if diffs else None, "wins": sum(d > 0 for d in diffs),
+            "losses": sum(d < 0 for d in diffs), "p": p, "diffs": diffs}
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.fmean(present) if present else None
+
+
+def _std(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.stdev(present) if len(present) > 1 else None
 
 
 def summarize(records: list[dict]) -> list[dict]:
-    """Group by target and budget; the same seed twice (a rerun) keeps the last file."""
+    """Group by target and budget; one seed's methods may come from several files (a method rerun in a later
+    file replaces the earlier result)."""
     groups: dict[tuple, dict[int, dict]] = {}
     for r in records:
-        groups.setdefault((r["target"], r["budget"]), {})[r["seed"]] = r
-    out = []
-    for (target, budget), by_seed in groups.items():
-        seeds = sorted(by_seed)
+        seed = groups.setdefault((r["target"], r["budget"]), {}).setdefault(r["seed"], {"files": [], "methods": {}})
+        seed["files"].append(r["file"])
+        seed["methods"].update(r["methods"])
+    return sorted((_group(target, budget, by_seed) for (target, budget), by_seed in groups.items()),
+                  key=lambda g: (g["target"], -len(g["seeds"])))
 
-        def column(read) -> dict[str, list]:
-            return {m: [read(by_seed[s]["methods"][m]) for s in seeds] for m in METHODS}
 
-        acc = column(lambda r: r["test_accuracy"])
-        quick = column(lambda r: r["rounds"][-1]["quick_score"])
-        out.append({"target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds,
-                    "files": [by_seed[s]["file"] for s in seeds], "test_accuracy": acc, "quick_score": quick,
-                    "mean": {m: statistics.fmean(v) for m, v in acc.items()},
-                    "compression": {m: statistics.fmean(v) for m, v in column(lambda r: r["compression_rate"]).items()},
-                    "mac_reduction": {m: statistics.fmean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
-                    "std": {m: statistics.stdev(v) if len(v) > 1 else None for m, v in acc.items()},
-                    "annealing_minus_random": paired(acc["annealing"], acc["random"]),
-                    "annealing_minus_uniform": paired(acc["annealing"], acc["uniform"])})
-    return sorted(out, key=lambda g: (g["target"], -len(g["seeds"])))
+def _group(target: str, budget: tuple, by_seed: dict[int, dict]) -> dict:
+    seeds = sorted(by_seed)
+    found = {m for s in seeds for m in by_seed[s]["methods"]}
+    methods = sorted(m for m in found if m.startswith("annealing")) + [m for m in METHODS[1:] if m in found]
+
+    def column(read) -> dict[str, list]:
+        return {m: [read(by_seed[s]["methods"][m]) if m in by_seed[s]["methods"] else None for s in seeds]
+                for m in methods}
+
+    acc = column(lambda r: r["test_accuracy"])
+    comparisons = {f"{a} minus {b}": paired(acc[a], acc[b]) for a in methods if a.startswith("annealing")
+                   for b in ("random", "uniform") if b in acc}
+    return {"target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds, "methods": methods,
+            "files": list(dict.fromkeys(f for s in seeds for f in by_seed[s]["files"])), "test_accuracy": acc,
+            "quick_score": column(lambda r: r["rounds"][-1]["quick_score"]),
+            "mean": {m: _mean(v) for m, v in acc.items()}, "std": {m: _std(v) for m, v in acc.items()},
+            "compression": {m: _mean(v) for m, v in column(lambda r: r["compression_rate"]).items()},
+            "mac_reduction": {m: _mean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
+            "paired": comparisons}
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:
@@ -79,26 +107,25 @@ def _fmt(x: float | None, spec: str = ".4f") -> str:
 
 
 def group_markdown(g: dict) -> list[str]:
-    b = g["budget"]
+    b, methods = g["budget"], g["methods"]
     rounds, seeds = b["rounds"], len(g["seeds"])
     lines = [f"## {g['target']} in {rounds} round{'s' * (rounds > 1)} ({seeds} seed{'s' * (seeds > 1)})", "",
              f"{b['candidates']} candidates per search, score {b['metric']} on {b['val_images']} validation images; "
              f"{b['admm_epochs']} ADMM + {b['retrain_epochs']} retrain epochs per round on {b['train_limit']} "
              f"training images; weights sha256 {b['weights_sha256']}. Files: {', '.join(g['files'])}.", "",
-             "| seed | " + " | ".join(f"{m} test acc (last quick score)" for m in METHODS) + " |",
-             "| --- | --- | --- | --- |"]
+             "| seed | " + " | ".join(f"{m} test acc (last quick score)" for m in methods) + " |",
+             "| --- " * (len(methods) + 1) + "|"]
     for i, seed in enumerate(g["seeds"]):
-        cells = [f"{g['test_accuracy'][m][i]:.4f} ({g['quick_score'][m][i]:.3f})" for m in METHODS]
+        cells = [f"{g['test_accuracy'][m][i]:.4f} ({g['quick_score'][m][i]:.3f})"
+                 if g["test_accuracy"][m][i] is not None else "-" for m in methods]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
-    lines.append("| mean (std) | " + " | ".join(f"**{g['mean'][m]:.4f}** ({_fmt(g['std'][m])})" for m in METHODS)
+    lines.append("| mean (std) | " + " | ".join(f"**{g['mean'][m]:.4f}** ({_fmt(g['std'][m])})" for m in methods)
                  + " |")
     lines.append("| mean weights / MACs reduction | " + " | ".join(
-        f"{g['compression'][m]:.2f}x / {g['mac_reduction'][m]:.2f}x" for m in METHODS) + " |")
+        f"{g['compression'][m]:.2f}x / {g['mac_reduction'][m]:.2f}x" for m in methods) + " |")
     lines += ["", "| paired difference | mean | wins / losses | paired t-test p |", "| --- | --- | --- | --- |"]
-    for key in ("annealing_minus_random", "annealing_minus_uniform"):
-        d = g[key]
-        lines.append(f"| {key.replace('_', ' ')} | {d['mean']:+.4f} | {d['wins']} / {d['losses']} | "
-                     f"{_fmt(d['p'], '.3f')} |")
+    for name, d in g["paired"].items():
+        lines.append(f"| {name} | {_fmt(d['mean'], '+.4f')} | {d['wins']} / {d['losses']} | {_fmt(d['p'], '.3f')} |")
     return lines + [""]
 
 

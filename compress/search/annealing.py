@@ -6,7 +6,9 @@ size, moved by a small Gaussian step), ``accept`` (a worse candidate with probab
 start, the uniform one, then random actions) and annealing starts from the best of them, so it never ends
 worse than uniform rates on the quick evaluation: started from one point with small
 moves, annealing stayed near it and lost to plain random search with the same number of evaluations
-(``benchmarks/results/search-ab-cpu.md``). Every candidate is renormalised to the round's target (``rescale``) before it is
+(``benchmarks/results/search-ab-cpu.md``). Each annealing step proposes ``screen`` neighbours (free: only
+``rescale`` runs) and evaluates the one that a ridge fit of score on knob values, learnt from every candidate
+evaluated so far, ranks highest (``surrogate.py``): experience learnt on the model at hand. Every candidate is renormalised to the round's target (``rescale``) before it is
 evaluated, so all candidates meet it. The temperature is in the *score's* units: with accuracy in [0, 1],
 T starts around 0.02, so a candidate 1 point worse (delta = 0.01) is accepted with probability
 exp(-0.5) = 0.61 at the start and almost never at the end. (NNI's SimulatedAnnealingPruner cooled from
@@ -29,6 +31,7 @@ from tqdm import tqdm
 from .action import Action, ActionSpace
 from .quick_eval import Evaluation
 from .search_log import SearchLog
+from .surrogate import fit_ridge
 from .target import Goal, rescale
 
 METHODS = ("annealing", "random", "uniform")
@@ -45,6 +48,8 @@ class SearchConfig:
     explore: float = 0.25  # share of the candidates sampled at random before annealing starts from the best
     perturb_knobs: int = 2  # knobs moved per step
     perturb_scale: float = 0.1  # std of one knob's move (rate units, before renormalisation)
+    screen: int = 8  # neighbours proposed per annealing step; a ridge fit on the candidates evaluated so far
+    # picks the one to evaluate (1: evaluate the only proposal, plain annealing)
     size_power: float = 0.5  # experience: initial rate ~ (size / largest) ** size_power; move odds ~ size ** it
     # (size = a knob's weights for a 'rate' target, its MACs for 'macs' and 'latency' targets)
     max_rate: float = 0.95  # no layer loses more than this fraction of its filters / columns / weights
@@ -64,6 +69,8 @@ class SearchConfig:
             raise ValueError(f"explore {self.explore!r} out of range; expected 0 <= explore < 1")
         if self.cooling is not None and not 0.0 < self.cooling < 1.0:
             raise ValueError(f"cooling {self.cooling!r} out of range; expected 0 < cooling < 1")
+        if self.screen < 1:
+            raise ValueError(f"screen {self.screen!r} must be >= 1")
         if self.method not in METHODS:
             raise ValueError(f"unknown search method {self.method!r}; expected one of: {', '.join(METHODS)}")
 
@@ -161,6 +168,19 @@ def _propose(values: np.ndarray, space: ActionSpace, goal: Goal, rng: np.random.
     return action
 
 
+def _screened(current: Action, space: ActionSpace, goal: Goal, rng: np.random.Generator, config: SearchConfig,
+              history: list[dict], cache: dict) -> Action:
+    """Of ``config.screen`` neighbours of ``current``, the one a ridge fit on the evaluated candidates ranks
+    highest (not yet evaluated ones first)."""
+    proposals = [_propose(np.array(current.values), space, goal, rng, config, current.key)
+                 for _ in range(config.screen)]
+    if len(proposals) == 1:
+        return proposals[0]
+    model = fit_ridge(np.array([r["values"] for r in history]), np.array([r["score"] for r in history]))
+    predicted = model.predict(np.array([a.values for a in proposals]))
+    return min(zip(proposals, predicted), key=lambda p: (p[0].key in cache, -p[1]))[0]
+
+
 def _record(step: int, t: float, action: Action, ev: Evaluation, goal: Goal, cached: bool) -> dict:
     return {"kind": "step", "step": step, "T": t, "values": list(action.values), "key": list(action.key),
             "score": ev.score, "accuracy": ev.accuracy, "loss": ev.loss, "eval_seconds": ev.seconds,
@@ -202,7 +222,7 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
         elif exploring:
             action = rescale(space, goal, random_values(space, rng))
         else:
-            action = _propose(np.array(current.values), space, goal, rng, config, current.key)
+            action = _screened(current, space, goal, rng, config, history, cache)
         logged = log.replayed(step)
         cached = action.key in cache
         if logged is not None:
