@@ -3,7 +3,8 @@
 Per target and budget: each method's final test accuracy per seed, the mean and sample standard deviation, and the
 paired differences annealing - random and annealing - uniform (same seed = same data order, same training): mean,
 wins / losses, and a paired t-test (two-sided p). Annealing with proposal screening (``--screen`` > 1) is a column of
-its own; a seed's methods may come from several files (``bench_search.py --methods``). Writes OUT.json and OUT.md. Example:
+its own; a seed's methods may come from several files (``bench_search.py --methods``). Writes OUT.json and OUT.md.
+Example:
 
     PYTHONPATH=. python benchmarks/summarize_search_rounds.py benchmarks/results/search-rounds*.json \
         --out benchmarks/results/search-rounds-summary

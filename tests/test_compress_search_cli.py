@@ -30,6 +30,16 @@ def test_compress_resume_needs_nothing_else_and_search_resume_needs_a_log(capsys
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "round-1" / "search.jsonl").is_file()
 
 
+def test_screen_reaches_the_search_log(capsys, tmp_path):
+    log = tmp_path / "search.jsonl"
+    code = main(["search", "--target-rate", "3", "--candidates", "4", "--screen", "3", "--val-images", "200",
+                 "--recal-batches", "1", "--no-progress", "--threads", "1", "--log", str(log)])
+    assert code == 0
+    assert json.loads(log.read_text().splitlines()[0])["config"]["screen"] == 3
+    assert main(["search", "--target-rate", "3", "--screen", "0"]) == 2
+    assert "screen 0 must be >= 1" in capsys.readouterr().err
+
+
 def test_search_method_uniform_gives_one_rate_per_kind(capsys):
     code = main(["search", "--target-rate", "3", "--search-method", "uniform", "--val-images", "200",
                  "--recal-batches", "1", "--no-progress", "--threads", "1", "--json"])

@@ -40,6 +40,9 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     parser.add_argument("--search-method", choices=METHODS, default=s.method,
                         help="annealing (the method), or a baseline: random (as many random candidates), uniform "
                              "(one rate for every layer, scaled to the target)")
+    parser.add_argument("--screen", type=int, default=s.screen,
+                        help="neighbours proposed per annealing step; a ridge fit of score on the rates, learnt from "
+                             "the candidates evaluated so far, picks the one to evaluate (1: plain annealing)")
     parser.add_argument("--t-start", type=float, default=s.t_start, help="initial temperature, in accuracy units")
     parser.add_argument("--t-stop", type=float, default=s.t_stop, help="final temperature (stop threshold)")
     parser.add_argument("--max-rate", type=float, default=s.max_rate, help="largest per-layer rate")
@@ -66,9 +69,9 @@ def latency_checks(args: argparse.Namespace) -> dict:
 
 
 def search_config(args: argparse.Namespace) -> SearchConfig:
-    return SearchConfig(candidates=args.candidates, method=args.search_method, t_start=args.t_start,
-                        t_stop=args.t_stop, max_rate=args.max_rate, min_kept=args.min_kept, seed=args.search_seed,
-                        progress=not args.no_progress)
+    return SearchConfig(candidates=args.candidates, method=args.search_method, screen=args.screen,
+                        t_start=args.t_start, t_stop=args.t_stop, max_rate=args.max_rate, min_kept=args.min_kept,
+                        seed=args.search_seed, progress=not args.no_progress)
 
 
 def quick_config(args: argparse.Namespace) -> QuickEvalConfig:

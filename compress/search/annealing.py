@@ -1,18 +1,20 @@
-"""Simulated annealing over per-layer rates, as four small functions and one loop.
+"""Simulated annealing over per-layer rates, as a few small functions and one loop.
 
-``initial_values`` (experience: larger layers take higher rates), ``perturb`` (a few knobs, chosen by
-size, moved by a small Gaussian step), ``accept`` (a worse candidate with probability exp(-delta/T)) and
-``cool`` (geometric). The first ``explore`` share of the candidates samples the space (the experience-guided
-start, the uniform one, then random actions) and annealing starts from the best of them, so it never ends
-worse than uniform rates on the quick evaluation: started from one point with small
-moves, annealing stayed near it and lost to plain random search with the same number of evaluations
-(``benchmarks/results/search-ab-cpu.md``). Each annealing step proposes ``screen`` neighbours (free: only
-``rescale`` runs) and evaluates the one that a ridge fit of score on knob values, learnt from every candidate
-evaluated so far, ranks highest (``surrogate.py``): experience learnt on the model at hand. Every candidate is renormalised to the round's target (``rescale``) before it is
-evaluated, so all candidates meet it. The temperature is in the *score's* units: with accuracy in [0, 1],
-T starts around 0.02, so a candidate 1 point worse (delta = 0.01) is accepted with probability
-exp(-0.5) = 0.61 at the start and almost never at the end. (NNI's SimulatedAnnealingPruner cooled from
-T = 100 on the same score, which accepts nearly every move.)
+``initial_values`` (experience: larger layers take higher rates), ``perturb`` (a few knobs, chosen by size,
+moved by a small Gaussian step), ``accept`` (a worse candidate with probability exp(-delta/T)) and ``cool``
+(geometric). The first ``explore`` share of the candidates samples the space (the experience-guided start, the
+uniform one, then random actions) and annealing starts from the best of them, so it never ends worse than
+uniform rates on the quick evaluation: started from one point with small moves, annealing stayed near it and
+lost to plain random search with the same number of evaluations (``benchmarks/results/search-ab-cpu.md``).
+
+Each annealing step proposes ``screen`` neighbours (free: only ``rescale`` runs) and evaluates the one that a
+ridge fit of score on knob values, learnt from every candidate evaluated so far, ranks highest
+(``surrogate.py``): experience learnt on the model at hand. Every candidate is renormalised to the round's
+target (``rescale``) before it is evaluated, so all candidates meet it.
+
+The temperature is in the *score's* units: with accuracy in [0, 1], T starts around 0.02, so a candidate
+1 point worse (delta = 0.01) is accepted with probability exp(-0.5) = 0.61 at the start and almost never at the
+end. (NNI's SimulatedAnnealingPruner cooled from T = 100 on the same score, which accepts nearly every move.)
 
 >>> result = anneal(space, goal, evaluator, SearchConfig(candidates=100, seed=0), log_path="search.jsonl")
 >>> result.best.rates, result.best_eval.score, result.evaluations
