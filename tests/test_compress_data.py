@@ -32,6 +32,16 @@ def test_digits_default_splits_are_deterministic_and_disjoint():
     assert not np.array_equal(a.val.x, other.val.x)
 
 
+def test_held_out_is_the_rest_of_a_limited_split():
+    splits = load_data("digits")
+    seen = {tuple(x.flatten()) for x in splits.val.subset(splits.subset_index("val", 50)).x}
+    rest = splits.held_out("val", 50)
+    assert len(rest.val) == len(splits.val) - 50 and rest.train is splits.train
+    assert not seen & {tuple(x.flatten()) for x in rest.val.x}
+    loaded = torch.cat([x for x, _ in splits.loader("val", 16, limit=50)])
+    assert len(loaded) == 50
+
+
 def test_image_folder_and_tar_agree_and_tar_extracts_once(tmp_path):
     tree = write_tree(tmp_path / "data" / "tree")
     archive = tmp_path / "tree.tar.gz"

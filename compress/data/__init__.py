@@ -9,7 +9,7 @@ deterministically out of train (the search uses it; test is for final numbers on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -61,12 +61,23 @@ class Splits:
             raise DataError(f"{self.source}: has no {name} split")
         return data
 
+    def subset_index(self, name: str, limit: int) -> np.ndarray:
+        """Sorted indices of the fixed seeded subset of ``limit`` images that ``loader(name, limit=...)`` reads;
+        ``held_out`` gives the rest."""
+        return np.sort(np.random.default_rng(self.seed).permutation(len(self.dataset(name)))[:limit])
+
+    def held_out(self, name: str, limit: int) -> "Splits":
+        """These splits with split ``name`` reduced to the images ``loader(name, limit=limit)`` leaves out."""
+        data = self.dataset(name)
+        rest = np.setdiff1d(np.arange(len(data)), self.subset_index(name, limit))
+        return replace(self, **{name: data.subset(rest)})
+
     def loader(self, name: str, batch_size: int = 128, shuffle: bool = False, augment: bool = False,
                limit: int | None = None, device: str | torch.device = "cpu") -> BatchLoader:
         """Batches of split ``name``; ``limit`` keeps a fixed seeded subset of that many images."""
         data = self.dataset(name)
         if limit is not None and limit < len(data):
-            data = data.subset(np.sort(np.random.default_rng(self.seed).permutation(len(data))[:limit]))
+            data = data.subset(self.subset_index(name, limit))
         return BatchLoader(data, self.mean, self.std, batch_size, shuffle, augment and self.augment,
                            seed=self.seed, device=device)
 
