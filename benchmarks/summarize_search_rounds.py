@@ -33,8 +33,21 @@ def label(method: str, settings: dict) -> str:
     return f"annealing (screen {screen})" if method == "annealing" and screen > 1 else method
 
 
+PARTS = {"rounds": ("test acc", "last quick score"), "search": ("held-out val acc", "quick score")}
+
+
+def _row(part: str, r: dict) -> dict:
+    """One method's result, the same fields for both parts: the value compared, the quick score, the sizes."""
+    if part == "search":
+        return {"value": r.get("heldout_accuracy"), "quick": r["val_accuracy"], "compression": None,
+                "mac_reduction": None}
+    return {"value": r["test_accuracy"], "quick": r["rounds"][-1]["quick_score"],
+            "compression": r["compression_rate"], "mac_reduction": r["mac_reduction"]}
+
+
 def runs(paths: list[Path]) -> list[dict]:
-    """One record per (file, target): the budget that must match across seeds, the seed, each method's results."""
+    """One record per (file, target): the part, the budget that must match across seeds, the seed, each method's
+    result."""
     out = []
     for path in paths:
         report = json.loads(path.read_text())
@@ -42,11 +55,12 @@ def runs(paths: list[Path]) -> list[dict]:
             continue
         settings = {**report["settings"], "weights_sha256": report["weights_sha256"][:12]}
         for entry in report["targets"]:
-            if "rounds" not in entry:
+            part = next((k for k in PARTS if k in entry), None)
+            if part is None or (part == "search" and settings["part"] != "a"):
                 continue
-            out.append({"file": path.name, "target": f"{entry['kind']} {entry['factor']:g}x", "seed": settings["seed"],
-                        "budget": tuple(settings[k] for k in BUDGET),
-                        "methods": {label(m, settings): r for m, r in entry["rounds"].items()}})
+            out.append({"file": path.name, "part": part, "target": f"{entry['kind']} {entry['factor']:g}x",
+                        "seed": settings["seed"], "budget": tuple(settings[k] for k in BUDGET),
+                        "methods": {label(m, settings): _row(part, r) for m, r in entry[part].items()}})
     return out
 
 
@@ -75,14 +89,15 @@ def summarize(records: list[dict]) -> list[dict]:
     file replaces the earlier result)."""
     groups: dict[tuple, dict[int, dict]] = {}
     for r in records:
-        seed = groups.setdefault((r["target"], r["budget"]), {}).setdefault(r["seed"], {"files": [], "methods": {}})
+        key = (r["part"], r["target"], r["budget"])
+        seed = groups.setdefault(key, {}).setdefault(r["seed"], {"files": [], "methods": {}})
         seed["files"].append(r["file"])
         seed["methods"].update(r["methods"])
-    return sorted((_group(target, budget, by_seed) for (target, budget), by_seed in groups.items()),
-                  key=lambda g: (g["target"], -len(g["seeds"])))
+    return sorted((_group(*key, by_seed) for key, by_seed in groups.items()),
+                  key=lambda g: (g["part"] != "rounds", g["target"], -len(g["seeds"])))
 
 
-def _group(target: str, budget: tuple, by_seed: dict[int, dict]) -> dict:
+def _group(part: str, target: str, budget: tuple, by_seed: dict[int, dict]) -> dict:
     seeds = sorted(by_seed)
     found = {m for s in seeds for m in by_seed[s]["methods"]}
     methods = sorted(m for m in found if m.startswith("annealing")) + [m for m in METHODS[1:] if m in found]
@@ -91,14 +106,14 @@ def _group(target: str, budget: tuple, by_seed: dict[int, dict]) -> dict:
         return {m: [read(by_seed[s]["methods"][m]) if m in by_seed[s]["methods"] else None for s in seeds]
                 for m in methods}
 
-    acc = column(lambda r: r["test_accuracy"])
+    acc = column(lambda r: r["value"])
     comparisons = {f"{a} minus {b}": paired(acc[a], acc[b]) for a in methods if a.startswith("annealing")
                    for b in ("random", "uniform") if b in acc}
-    return {"target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds, "methods": methods,
-            "files": list(dict.fromkeys(f for s in seeds for f in by_seed[s]["files"])), "test_accuracy": acc,
-            "quick_score": column(lambda r: r["rounds"][-1]["quick_score"]),
+    return {"part": part, "target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds,
+            "methods": methods, "files": list(dict.fromkeys(f for s in seeds for f in by_seed[s]["files"])),
+            "value": acc, "quick_score": column(lambda r: r["quick"]),
             "mean": {m: _mean(v) for m, v in acc.items()}, "std": {m: _std(v) for m, v in acc.items()},
-            "compression": {m: _mean(v) for m, v in column(lambda r: r["compression_rate"]).items()},
+            "compression": {m: _mean(v) for m, v in column(lambda r: r["compression"]).items()},
             "mac_reduction": {m: _mean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
             "paired": comparisons}
 
@@ -107,24 +122,33 @@ def _fmt(x: float | None, spec: str = ".4f") -> str:
     return "-" if x is None else format(x, spec)
 
 
+def _budget_line(g: dict) -> str:
+    b = g["budget"]
+    search = f"{b['candidates']} candidates per search, score {b['metric']} on {b['val_images']} validation images"
+    training = (f"; {b['admm_epochs']} ADMM + {b['retrain_epochs']} retrain epochs per round on {b['train_limit']} "
+                "training images" if g["part"] == "rounds" else "; search only, from the baseline")
+    return f"{search}{training}; weights sha256 {b['weights_sha256']}. Files: {', '.join(g['files'])}."
+
+
 def group_markdown(g: dict) -> list[str]:
-    b, methods = g["budget"], g["methods"]
-    rounds, seeds = b["rounds"], len(g["seeds"])
-    lines = [f"## {g['target']} in {rounds} round{'s' * (rounds > 1)} ({seeds} seed{'s' * (seeds > 1)})", "",
-             f"{b['candidates']} candidates per search, score {b['metric']} on {b['val_images']} validation images; "
-             f"{b['admm_epochs']} ADMM + {b['retrain_epochs']} retrain epochs per round on {b['train_limit']} "
-             f"training images; weights sha256 {b['weights_sha256']}. Files: {', '.join(g['files'])}.", "",
-             "| seed | " + " | ".join(f"{m} test acc (last quick score)" for m in methods) + " |",
+    methods, (value, quick) = g["methods"], PARTS[g["part"]]
+    rounds, seeds = g["budget"]["rounds"] if g["part"] == "rounds" else 1, len(g["seeds"])
+    how = "" if g["part"] == "rounds" else ", search only"
+    lines = [f"## {g['target']} in {rounds} round{'s' * (rounds > 1)}{how} ({seeds} seed{'s' * (seeds > 1)})", "",
+             _budget_line(g), "",
+             "| seed | " + " | ".join(f"{m} {value} ({quick})" for m in methods) + " |",
              "| --- " * (len(methods) + 1) + "|"]
     for i, seed in enumerate(g["seeds"]):
-        cells = [f"{g['test_accuracy'][m][i]:.4f} ({g['quick_score'][m][i]:.3f})"
-                 if g["test_accuracy"][m][i] is not None else "-" for m in methods]
+        cells = [f"{g['value'][m][i]:.4f} ({g['quick_score'][m][i]:.3f})" if g["value"][m][i] is not None else "-"
+                 for m in methods]
         lines.append(f"| {seed} | " + " | ".join(cells) + " |")
-    lines.append("| mean (std) | " + " | ".join(f"**{g['mean'][m]:.4f}** ({_fmt(g['std'][m])})" for m in methods)
+    lines.append("| mean (std) | " + " | ".join(f"**{_fmt(g['mean'][m])}** ({_fmt(g['std'][m])})" for m in methods)
                  + " |")
-    lines.append("| mean weights / MACs reduction | " + " | ".join(
-        f"{g['compression'][m]:.2f}x / {g['mac_reduction'][m]:.2f}x" for m in methods) + " |")
-    lines += ["", "| paired difference | mean | wins / losses | paired t-test p |", "| --- | --- | --- | --- |"]
+    if g["part"] == "rounds":
+        lines.append("| mean weights / MACs reduction | " + " | ".join(
+            f"{g['compression'][m]:.2f}x / {g['mac_reduction'][m]:.2f}x" for m in methods) + " |")
+    lines += ["", f"| paired difference ({value}) | mean | wins / losses | paired t-test p |",
+              "| --- | --- | --- | --- |"]
     for name, d in g["paired"].items():
         lines.append(f"| {name} | {_fmt(d['mean'], '+.4f')} | {d['wins']} / {d['losses']} | {_fmt(d['p'], '.3f')} |")
     return lines + [""]
@@ -132,13 +156,14 @@ def group_markdown(g: dict) -> list[str]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("files", nargs="+", type=Path, help="bench_search.py --part rounds JSON results")
+    p.add_argument("files", nargs="+", type=Path, help="bench_search.py --part rounds (and --part a) JSON results")
     p.add_argument("--out", default="benchmarks/results/search-rounds-summary", help="writes OUT.json and OUT.md")
     args = p.parse_args(argv)
     groups = summarize(runs(args.files))
     lines = ["# Search methods across seeds (multi-round pipeline)", "", f"command: `{command()}`", "",
              "Final test accuracy (10,000 JPEG CIFAR-10 test images) of the pipeline with each method choosing every "
-             "round's rates; same seed = same data order and training for the three methods.", ""]
+             "round's rates; same seed = same data order and training for the three methods. Search-only groups "
+             "(part a): each method's best candidate scored on the validation images its search did not use.", ""]
     for g in groups:
         lines += group_markdown(g)
     write_report(args.out, {"command": command(), "groups": groups}, "\n".join(lines))
