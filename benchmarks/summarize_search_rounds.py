@@ -115,7 +115,14 @@ def _group(part: str, target: str, budget: tuple, by_seed: dict[int, dict]) -> d
             "mean": {m: _mean(v) for m, v in acc.items()}, "std": {m: _std(v) for m, v in acc.items()},
             "compression": {m: _mean(v) for m, v in column(lambda r: r["compression"]).items()},
             "mac_reduction": {m: _mean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
-            "paired": comparisons}
+            "paired": comparisons, "quick_vs_value": _spearman(column(lambda r: r["quick"]), acc)}
+
+
+def _spearman(quick: dict[str, list], value: dict[str, list]) -> dict:
+    """Spearman correlation of quick score and compared value over every (method, seed) result of a group."""
+    pairs = [(q, v) for m in value for q, v in zip(quick[m], value[m]) if q is not None and v is not None]
+    rho, p = stats.spearmanr(*zip(*pairs)) if len(pairs) > 2 else (None, None)
+    return {"n": len(pairs), "rho": None if rho is None else float(rho), "p": None if p is None else float(p)}
 
 
 def _fmt(x: float | None, spec: str = ".4f") -> str:
@@ -151,6 +158,9 @@ def group_markdown(g: dict) -> list[str]:
               "| --- | --- | --- | --- |"]
     for name, d in g["paired"].items():
         lines.append(f"| {name} | {_fmt(d['mean'], '+.4f')} | {d['wins']} / {d['losses']} | {_fmt(d['p'], '.3f')} |")
+    c = g["quick_vs_value"]
+    lines += ["", f"Spearman correlation of {quick} and {value} over all {c['n']} results above: "
+                  f"{_fmt(c['rho'], '.2f')} (p = {_fmt(c['p'], '.3f')})."]
     return lines + [""]
 
 
