@@ -69,8 +69,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="a: search only; ab: also ADMM + retrain + test; rounds: the multi-round pipeline per method; "
                         "rank: quick-eval score vs accuracy after training, over random candidates")
     p.add_argument("--methods", default=",".join(METHODS),
-                   help="methods of --part rounds, comma-separated (the others' results of the same seed and budget "
-                        "can come from an earlier file: summarize_search_rounds.py pairs them)")
+                   help="methods to run (parts a and rounds), comma-separated (the others' results of the same seed "
+                        "and budget can come from an earlier file: summarize_search_rounds.py pairs them)")
     p.add_argument("--screen", type=int, default=SearchConfig.screen,
                    help="neighbours proposed per annealing step, the ridge-ranked best evaluated (1: plain annealing)")
     p.add_argument("--rank-samples", type=int, default=8, help="candidates trained by --part rank")
@@ -136,7 +136,7 @@ def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, d
                     args.device)
     held = held_out_evaluator(model, setup.structure, splits, args)
     results, actions, budget = {}, {}, args.candidates
-    for method in METHODS:
+    for method in parse_methods(args.methods):
         _fresh(setup.evaluator)
         found = anneal(setup.space, setup.goal, setup.evaluator, replace(search_config(args, method), candidates=budget))
         budget = found.evaluations if method == "annealing" else budget
@@ -273,8 +273,7 @@ def markdown(report: dict) -> str:
                   "| method | quick-eval val acc (a) | held-out val acc | quick-eval val loss (a) | "
                   "test acc after ADMM+retrain (b) | achieved | candidates | evaluated | s/candidate | search s |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        for method in METHODS:
-            a = entry["search"][method]
+        for method, a in entry["search"].items():
             b = entry.get("trained", {}).get(method, {}).get("test_accuracy")
             loss = f"{a['val_loss']:.3f}" if a.get("val_loss") is not None else ""
             held = f"{a['heldout_accuracy']:.4f}" if a.get("heldout_accuracy") is not None else ""
