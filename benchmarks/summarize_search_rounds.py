@@ -24,7 +24,7 @@ from results_io import command, write_report  # noqa: E402
 
 BUDGET = ("rounds", "candidates", "metric", "val_images", "recal_batches", "admm_epochs", "retrain_epochs",
           "train_limit", "lr", "batch_size", "weights_sha256")
-METHODS = ("annealing", "uniform", "random")
+BASELINES = ("uniform", "random")
 
 
 def label(method: str, settings: dict) -> str:
@@ -100,22 +100,22 @@ def summarize(records: list[dict]) -> list[dict]:
 def _group(part: str, target: str, budget: tuple, by_seed: dict[int, dict]) -> dict:
     seeds = sorted(by_seed)
     found = {m for s in seeds for m in by_seed[s]["methods"]}
-    methods = sorted(m for m in found if m.startswith("annealing")) + [m for m in METHODS[1:] if m in found]
+    methods = sorted(m for m in found if m.startswith("annealing")) + [m for m in BASELINES if m in found]
 
     def column(read) -> dict[str, list]:
         return {m: [read(by_seed[s]["methods"][m]) if m in by_seed[s]["methods"] else None for s in seeds]
                 for m in methods}
 
-    acc = column(lambda r: r["value"])
+    acc, quick = column(lambda r: r["value"]), column(lambda r: r["quick"])
     comparisons = {f"{a} minus {b}": paired(acc[a], acc[b]) for a in methods if a.startswith("annealing")
                    for b in ("random", "uniform") if b in acc}
     return {"part": part, "target": target, "budget": dict(zip(BUDGET, budget)), "seeds": seeds,
             "methods": methods, "files": list(dict.fromkeys(f for s in seeds for f in by_seed[s]["files"])),
-            "value": acc, "quick_score": column(lambda r: r["quick"]),
+            "value": acc, "quick_score": quick,
             "mean": {m: _mean(v) for m, v in acc.items()}, "std": {m: _std(v) for m, v in acc.items()},
             "compression": {m: _mean(v) for m, v in column(lambda r: r["compression"]).items()},
             "mac_reduction": {m: _mean(v) for m, v in column(lambda r: r["mac_reduction"]).items()},
-            "paired": comparisons, "quick_vs_value": _spearman(column(lambda r: r["quick"]), acc)}
+            "paired": comparisons, "quick_vs_value": _spearman(quick, acc)}
 
 
 def _spearman(quick: dict[str, list], value: dict[str, list]) -> dict:
