@@ -45,7 +45,7 @@ from compress.pruning import trace_structure  # noqa: E402
 from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal,  # noqa: E402
                              autocompress, prepare)
 from compress.search.quick_eval import QuickEvaluator  # noqa: E402
-from compress.search.rounds import prune_with_rates  # noqa: E402
+from compress.pruning.sequence import prune_sequence  # noqa: E402
 from compress.train import TrainConfig  # noqa: E402
 
 WEIGHTS = [ROOT / "runs/resnet20-jpeg-finetune/model.pt", ROOT.parent / "main/runs/resnet20-jpeg-finetune/model.pt",
@@ -184,8 +184,9 @@ def run_training(model, splits, actions: dict, args) -> dict:
         structure = trace_structure(work, splits.input_shape)
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
-            pruned = prune_with_rates(work, splits, structure, action.layer_rates(), config, Path(tmp))
-        out[method] = {"test_accuracy": pruned.accuracy["test"], "val_accuracy": pruned.accuracy["val"],
+            pruned = prune_sequence(work, splits, structure, action.layer_rates(), config, Path(tmp),
+                                    teacher=copy.deepcopy(model))
+        out[method] = {"test_accuracy": pruned.accuracy["compacted"], "val_accuracy": pruned.accuracy["val"],
                        "accuracy": pruned.accuracy, "seconds": time.time() - t0}
     return out
 

@@ -1,7 +1,10 @@
-"""Training and evaluation: one readable loop (SGD, cosine schedule), a checkpoint every epoch, resume.
+"""Training and evaluation: one readable loop (SGD, cosine or constant schedule, optional knowledge
+distillation and bfloat16 autocast), a checkpoint every epoch, resume.
 
 Pruning plugs in through ``TrainHooks`` (ADMM adds a loss term and updates Z/U after each epoch; masked
-retraining masks gradients and weights), so there is one training loop, not one per method.
+retraining masks gradients and weights), so there is one training loop, not one per method. Each epoch
+reads ``train_limit`` images sampled from the whole training split, a different sample and order per
+epoch and per ``stream`` (a phase's name), all from ``seed``.
 
 >>> splits = load_data("digits")
 >>> model = build_model("small_cnn")
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,14 +28,16 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Splits
+from .precision import PRECISIONS, autocast
 
 
 @dataclass
 class TrainConfig:
     """Training settings; every field has a CLI flag of the same name."""
 
-    epochs: int = 10  # passes over the (possibly limited) train split
-    lr: float = 0.05  # peak learning rate, cosine-decayed to 0 per step
+    epochs: int = 10  # passes over the train split (or over train_limit images sampled from it)
+    lr: float = 0.05  # peak learning rate, cosine-decayed to 0 per step (schedule "cosine")
+    schedule: str = "cosine"  # cosine: decay to 0 over the epochs; constant: lr throughout (after warm-up)
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128
@@ -39,9 +45,36 @@ class TrainConfig:
     warmup_epochs: float = 0.0  # linear warm-up before the cosine decay
     seed: int = 0  # shuffling, augmentation and initial weights
     threads: int | None = None  # torch CPU threads; None keeps torch's default (all cores)
-    train_limit: int | None = None  # use a fixed seeded subset of this many training images
+    train_limit: int | None = None  # images per epoch, sampled anew each epoch from the whole train split
     device: str = "cpu"  # "cpu" or "cuda"
+    precision: str = "auto"  # auto: bf16 autocast where the device has native bf16 (see precision.py); bf16; fp32
     progress: bool = True  # tqdm bars (the one-line epoch summary on stderr is always printed)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; expected one of: {', '.join(SCHEDULES)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; expected one of: {', '.join(PRECISIONS)}")
+
+
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class Distillation:
+    """Knowledge distillation: the loss becomes ``(1 - weight) * CE + weight * T^2 * KL(teacher_T || student_T)``
+    with both logits softened by temperature ``T`` (Hinton et al. 2015)."""
+
+    teacher: nn.Module
+    weight: float = 0.5
+    temperature: float = 4.0
+
+    def loss(self, x: torch.Tensor, logits: torch.Tensor, hard: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            target = F.log_softmax(self.teacher(x).float() / self.temperature, 1)
+        soft = F.kl_div(F.log_softmax(logits.float() / self.temperature, 1), target, reduction="batchmean",
+                        log_target=True)
+        return (1.0 - self.weight) * hard + self.weight * self.temperature ** 2 * soft
 
 
 class TrainHooks:
@@ -68,6 +101,36 @@ class TrainHooks:
         """Restore what ``state_dict`` saved."""
 
 
+class ChainHooks(TrainHooks):
+    """Several hooks as one, called in order; their states are saved side by side."""
+
+    def __init__(self, *hooks: TrainHooks) -> None:
+        self.hooks = hooks
+
+    def loss_term(self, model: nn.Module) -> torch.Tensor | None:
+        terms = [t for t in (h.loss_term(model) for h in self.hooks) if t is not None]
+        return sum(terms) if terms else None
+
+    def after_backward(self, model: nn.Module) -> None:
+        for h in self.hooks:
+            h.after_backward(model)
+
+    def after_step(self, model: nn.Module) -> None:
+        for h in self.hooks:
+            h.after_step(model)
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        for h in self.hooks:
+            h.after_epoch(model, epoch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {str(i): h.state_dict() for i, h in enumerate(self.hooks)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for i, h in enumerate(self.hooks):
+            h.load_state_dict(state.get(str(i), {}))
+
+
 def setup_torch(seed: int, threads: int | None) -> None:
     """Seed torch and set its thread count (None keeps the default)."""
     torch.manual_seed(seed)
@@ -76,10 +139,12 @@ def setup_torch(seed: int, threads: int | None) -> None:
 
 
 def lr_at(step: int, total: int, config: TrainConfig, steps_per_epoch: int) -> float:
-    """Linear warm-up, then cosine decay from ``config.lr`` to 0."""
+    """Linear warm-up, then ``config.lr`` held (constant) or cosine-decayed to 0."""
     warmup = int(config.warmup_epochs * steps_per_epoch)
     if step < warmup:
         return config.lr * (step + 1) / warmup
+    if config.schedule == "constant":
+        return config.lr
     progress = (step - warmup) / max(total - warmup, 1)
     return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -100,6 +165,38 @@ def evaluate(model: nn.Module, loader, device: str = "cpu") -> dict[str, float]:
     return {"accuracy": correct / max(n, 1), "loss": loss_sum / max(n, 1), "n": n}
 
 
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Replace every BatchNorm's running statistics by their exact average over ``batches``.
+
+    Pruning shifts the statistics a layer sees; without this, accuracy right after pruning mostly measures
+    stale statistics.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms or not batches:
+        return
+    saved = [(m.momentum, m.training) for m in norms]
+    was_training = model.training
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches, not an exponential one
+        m.train()
+    for x, _ in batches:
+        model(x)
+    for m, (momentum, training) in zip(norms, saved):
+        m.momentum = momentum
+        m.train(training)
+    model.train(was_training)
+
+
+def calibration_batches(splits: Splits, batches: int, batch_size: int = 128,
+                        device: str = "cpu") -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The first ``batches`` batches of a fixed seeded sample of training images, unaugmented."""
+    loader = splits.loader("train", batch_size, shuffle=True, limit=batches * batch_size, device=device)
+    return [batch for batch, _ in zip(loader, range(batches))]
+
+
 def split_accuracy(model: nn.Module, splits: Splits, split: str, limit: int | None = None,
                    device: str = "cpu") -> float:
     """Accuracy on the first ``limit`` images (None: all) of ``split`` ("train", "val" or "test")."""
@@ -117,20 +214,29 @@ def _resume_state(run_dir: Path | None, resume: bool, model: nn.Module, optimize
     return {"epoch": state["epoch"], "history": state.get("history", [])}
 
 
+def stream_seed(seed: int, stream: str) -> int:
+    """The data-order seed of one training stream (a phase such as "round-2/admm"): distinct per stream."""
+    return zlib.crc32(f"{seed}/{stream}".encode())
+
+
 def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | Path | None = None,
-          resume: bool = False, hooks: TrainHooks | None = None, extra: dict | None = None) -> list[dict]:
+          resume: bool = False, hooks: TrainHooks | None = None, extra: dict | None = None,
+          distill: Distillation | None = None, stream: str = "train") -> list[dict]:
     """Train ``model`` in place; returns the per-epoch history (train loss, val accuracy, seconds).
 
     With ``run_dir``, ``last.pt`` is written after every epoch (model, optimizer, hooks, history, ``extra``),
-    and ``resume=True`` continues from it.
+    and ``resume=True`` continues from it. ``distill`` adds a teacher's soft targets to the loss; ``stream``
+    names this run's data order (shuffles, samples and augmentation differ per stream and epoch).
     """
     setup_torch(config.seed, config.threads)
     hooks = hooks or TrainHooks()
     run_dir = Path(run_dir) if run_dir else None
     device = config.device
     model.to(device)
-    train_loader = splits.loader("train", config.batch_size, shuffle=True, augment=True,
-                                 limit=config.train_limit, device=device)
+    if distill is not None:
+        distill.teacher.to(device).eval()
+    train_loader = splits.loader("train", config.batch_size, shuffle=True, augment=True, device=device,
+                                 per_epoch=config.train_limit, seed=stream_seed(config.seed, stream))
     val_loader = splits.loader("val", 256, device=device) if splits.val is not None and len(splits.val) else None
     decay, no_decay = [], []
     for p in model.parameters():
@@ -150,9 +256,12 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
         for i, (x, y) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, config, steps_per_epoch)
-            loss = F.cross_entropy(model(x), y, label_smoothing=config.label_smoothing)
+            with autocast(device, config.precision):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
+                objective = loss if distill is None else distill.loss(x, logits, loss)
             extra_loss = hooks.loss_term(model)
-            total_loss = loss if extra_loss is None else loss + extra_loss
+            total_loss = objective if extra_loss is None else objective + extra_loss
             optimizer.zero_grad(set_to_none=True)
             total_loss.backward()
             hooks.after_backward(model)
@@ -162,7 +271,8 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
         hooks.after_epoch(model, epoch)
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "seconds": time.time() - t0}
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "seconds": time.time() - t0,
+                  "images_per_second": seen / max(time.time() - t0, 1e-9)}
         if val_loader is not None:
             record["val_accuracy"] = evaluate(model, val_loader, device)["accuracy"]
         history.append(record)
@@ -175,9 +285,18 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
     return history
 
 
+def steps_per_epoch(splits: Splits, config: TrainConfig) -> int:
+    """Optimizer steps in one epoch of ``train`` with ``config``."""
+    images = len(splits.dataset("train"))
+    images = min(images, config.train_limit) if config.train_limit else images
+    return math.ceil(images / config.batch_size)
+
+
 def train_phase(model: nn.Module, splits: Splits, config: TrainConfig, epochs: int, run_dir: Path | None = None,
-                resume: bool = False, hooks: TrainHooks | None = None) -> list[dict]:
+                resume: bool = False, hooks: TrainHooks | None = None, distill: Distillation | None = None,
+                stream: str = "train") -> list[dict]:
     """``train`` for ``epochs`` epochs instead of ``config.epochs``; for 0 epochs nothing at all (no seeding)."""
     if epochs <= 0:
         return []
-    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir, resume=resume, hooks=hooks)
+    return train(model, splits, replace(config, epochs=epochs), run_dir=run_dir, resume=resume, hooks=hooks,
+                 distill=distill, stream=stream)

@@ -7,7 +7,7 @@ import torch
 from compress.data import load_data
 from compress.models import build_model
 from compress.pruning import LayerRate, layer_weights, project_masks, trace_structure, uniform_rates
-from compress.pruning.admm import AdmmConfig, AdmmHooks, MaskHooks
+from compress.pruning.admm import AdmmConfig, AdmmHooks, MaskHooks, rho_bounds
 from compress.train import TrainConfig, train
 
 CONFIG = TrainConfig(lr=0.05, batch_size=32, threads=1, progress=False, momentum=0.9, weight_decay=5e-4)
@@ -52,29 +52,68 @@ def pruned_fraction(model, s, rates):
     return {n: float((w * ~masks[n]["weight"]).norm() / w.norm()) for n, w in layer_weights(model).items() if n in masks}
 
 
-def admm_run(digits, rho):
+STEPS = 44  # steps per epoch of the full digits train split at batch 32
+
+
+def admm_run(digits, config, epochs=4):
     model, s = fresh()
     rates = uniform_rates(s, RATE)
-    hooks = AdmmHooks(model, s, "filter+column", rates, AdmmConfig(rho=rho, rho_factor=10, rho_stages=2), epochs=4)
-    rhos = []
-    hooks_epoch = hooks.after_epoch
-    hooks.after_epoch = lambda m, e: (hooks_epoch(m, e), rhos.append(hooks.rho))
-    train(model, digits, TrainConfig(**{**CONFIG.__dict__, "epochs": 4}), hooks=hooks)
-    return model, s, rates, hooks, rhos
+    train_config = TrainConfig(**{**CONFIG.__dict__, "epochs": epochs, "schedule": "constant"})
+    hooks = AdmmHooks(model, s, "filter+column", rates, config, train_config, STEPS)
+    train(model, digits, train_config, hooks=hooks)
+    return model, s, rates, hooks
 
 
-def test_admm_pulls_weights_onto_the_set(digits):
-    model, s, rates, hooks, rhos = admm_run(digits, rho=0.5)
-    assert set(hooks.layers) == {"features.0", "features.3", "features.7", "classifier"}  # classifier: dead columns
-    z = hooks.Z["features.3"].reshape(32, -1)  # Z is in the set: 16 of 32 filters, half of the 8*9 live columns
+def test_automatic_rho_starts_at_the_asked_pull_and_is_capped_at_one_closing_per_step():
+    train_config = TrainConfig(lr=0.01, momentum=0.9)
+    start, largest = rho_bounds(AdmmConfig(pull=0.5), train_config, 352)
+    assert 0.01 / 0.1 * start * 352 == pytest.approx(0.5)
+    assert 0.01 / 0.1 * largest == pytest.approx(1.0)
+    assert rho_bounds(AdmmConfig(rho=0.02), train_config, 352)[0] == 0.02
+
+
+def test_admm_pulls_weights_and_batchnorm_of_removed_filters_onto_the_set(digits):
+    model, s, rates, hooks = admm_run(digits, AdmmConfig(pull=0.5, rho_growth=2.0, tolerance=1e-6))
+    layers = {n.rsplit(".", 1)[0] for n in hooks.names}
+    assert layers == {"features.0", "features.1", "features.3", "features.4", "features.7", "features.8",
+                      "classifier"}  # convs, the BatchNorm of their removed filters, classifier (dead columns)
+    z = hooks.Z["features.3.weight"].reshape(32, -1)  # Z is in the set: 16 of 32 filters, half of 8*9 live columns
     assert int(z.any(1).sum()) == 16 and int(z.any(0).sum()) == round(0.5 * 8 * 9)
-    assert rhos == pytest.approx([0.5, 5.0, 5.0, 5.0])  # two stages over four epochs
-    control = pruned_fraction(admm_run(digits, rho=0.0)[0], s, rates)  # the same loop without the penalty
+    rhos = [u["rho"] for u in hooks.log]  # the residual never reaches 1e-6: rho doubles at every update
+    assert rhos == pytest.approx([rhos[0] * 2 ** i for i in range(4)]) and hooks.rho == pytest.approx(16 * rhos[0])
+    assert hooks.log[-1]["residual"] < hooks.log[0]["residual"] and not hooks.converged()
+    control = pruned_fraction(admm_run(digits, AdmmConfig(rho=1e-9, rho_growth=1.0))[0], s, rates)  # no pull
     admm = pruned_fraction(model, s, rates)
     assert all(admm[n] < 0.5 * control[n] for n in admm), (admm, control)
-    w = layer_weights(model)
-    manual = 0.5 * hooks.rho * sum((w[n] - hooks.Z[n] + hooks.U[n]).pow(2).sum() for n in hooks.layers)
+    removed = ~project_masks(s, layer_weights(model), "filter+column", rates).layers["features.4"]["weight"]
+    gamma = model.features[4].weight.detach()  # ADMM shrinks the removed filters' BatchNorm scale too
+    assert float(gamma[removed].abs().mean()) < 0.25 * float(gamma[~removed].abs().mean())
+    p = {n: getattr(model.get_submodule(n.rsplit(".", 1)[0]), n.rsplit(".", 1)[1]) for n in hooks.names}
+    manual = 0.5 * hooks.rho * sum((p[n] - hooks.Z[n] + hooks.U[n]).pow(2).sum() for n in hooks.names)
     assert hooks.loss_term(model).item() == pytest.approx(manual.item(), rel=1e-5)
+
+
+def test_the_scaled_dual_is_rescaled_when_rho_grows(digits):
+    model, s = fresh()
+    config = AdmmConfig(rho=0.5, rho_growth=3.0, tolerance=1e-6)
+    hooks = AdmmHooks(model, s, "filter+column", uniform_rates(s, RATE), config, CONFIG, STEPS)
+    with torch.no_grad():
+        model.features[3].weight.add_(0.1)  # W moves: the update accumulates W - Z into U
+    v = model.features[3].weight.detach() + hooks.U["features.3.weight"]
+    hooks.update(model)
+    unscaled = v - hooks.Z["features.3.weight"]  # U + W - Z before the growth
+    assert hooks.rho == pytest.approx(1.5)
+    assert torch.allclose(hooks.U["features.3.weight"] * 1.5, unscaled * 0.5)  # lambda = rho * U is kept
+
+
+def test_admm_converges_and_stops_growing_rho(digits):
+    """With the default pull and growth, 12 epochs on digits bring the residual under a 5% tolerance; rho then
+    stays put and the kept set no longer changes."""
+    _, _, _, hooks = admm_run(digits, AdmmConfig(tolerance=0.05), epochs=12)
+    assert hooks.converged(), hooks.log
+    first = next(i for i, u in enumerate(hooks.log) if u["residual"] <= 0.05)
+    assert all(u["rho"] == hooks.log[first]["rho"] for u in hooks.log[first:])
+    assert hooks.summary()["converged"] and hooks.summary()["updates"] == hooks.log
 
 
 class Killed(AdmmHooks):
@@ -86,10 +125,10 @@ class Killed(AdmmHooks):
 
 def test_admm_state_survives_a_resume(digits, tmp_path):
     config = TrainConfig(**{**CONFIG.__dict__, "epochs": 3, "train_limit": 640})
-    args = ("filter+column", None, AdmmConfig(rho=0.1, update_every_steps=7))
+    admm = AdmmConfig(rho=0.1, update_every_steps=7)
 
     def hooks_for(cls, model, s):
-        return cls(model, s, args[0], uniform_rates(s, RATE), args[2], epochs=3)
+        return cls(model, s, "filter+column", uniform_rates(s, RATE), admm, config, 20)
 
     full, s = fresh()
     full_hooks = hooks_for(AdmmHooks, full, s)
@@ -102,18 +141,22 @@ def test_admm_state_survives_a_resume(digits, tmp_path):
     train(resumed, digits, config, run_dir=tmp_path, resume=True, hooks=resumed_hooks)
     for name, tensor in full.state_dict().items():
         assert torch.allclose(tensor, resumed.state_dict()[name], atol=1e-6), name
-    for n in full_hooks.layers:
+    for n in full_hooks.names:
         assert torch.allclose(full_hooks.U[n], resumed_hooks.U[n], atol=1e-6)
     assert resumed_hooks.rho == full_hooks.rho and resumed_hooks.steps == full_hooks.steps
+    assert len(full_hooks.log) == len(resumed_hooks.log) == 60 // 7
+    for a, b in zip(full_hooks.log, resumed_hooks.log):
+        assert a["step"] == b["step"] and [a[k] for k in ("rho", "residual", "changed")] == pytest.approx(
+            [b[k] for k in ("rho", "residual", "changed")], abs=1e-5)
 
 
 def test_admm_works_when_a_layer_keeps_all_its_weights(digits):
     """A searched rate of 0 on the first conv: no mask there, yet Z/U updates project every layer."""
     model, s = fresh()
     rates = {**uniform_rates(s, RATE), "features.0": LayerRate()}
-    hooks = AdmmHooks(model, s, "filter+column", rates, AdmmConfig(rho=0.1, update_every_steps=5), epochs=1)
-    assert "features.0" not in hooks.layers and "features.3" in hooks.layers
+    hooks = AdmmHooks(model, s, "filter+column", rates, AdmmConfig(rho=0.1, update_every_steps=5), CONFIG, 10)
+    assert "features.0.weight" not in hooks.names and "features.3.weight" in hooks.names
     train(model, digits, TrainConfig(**{**CONFIG.__dict__, "epochs": 1, "train_limit": 320}), hooks=hooks)
-    z = hooks.Z["features.3"].reshape(32, -1)  # still in the set: 16 of 32 filters, half of the 16*9 columns
+    z = hooks.Z["features.3.weight"].reshape(32, -1)  # still in the set: 16 of 32 filters, half of the 16*9 columns
     assert int(z.any(1).sum()) == 16 and int(z.any(0).sum()) == round(0.5 * 16 * 9)
     assert "features.0" not in hooks.final_masks(model).layers

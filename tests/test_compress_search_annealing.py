@@ -12,7 +12,7 @@ from compress.counting import count_model
 from compress.search import (LatencyObjective, QuickEvalConfig, SearchConfig, Target, acceptance_probability, accept,
                              anneal, cool, initial_values, prepare, rescale, search,
                              uniform_action)
-from compress.search.quick_eval import recalibrate_bn
+from compress.train import recalibrate_bn
 from compress.train import evaluate
 from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
 

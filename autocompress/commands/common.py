@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields
 from typing import Any
 
 from torch import nn
@@ -14,6 +13,7 @@ from compress.models import MODELS
 from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
 from compress.restore import restore_model
+from compress.precision import PRECISIONS
 from compress.train import TrainConfig
 
 
@@ -54,6 +54,12 @@ def add_run_args(parser: argparse.ArgumentParser, command: str | None,
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
 
+def add_precision_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                        help="training arithmetic: auto = bfloat16 autocast where the device has native bf16 "
+                             "(AVX512_BF16/AMX CPUs, CUDA), fp32 elsewhere; weights stay fp32")
+
+
 def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES), help="pruning scheme")
 
@@ -67,14 +73,31 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> N
                         help="epochs of ADMM-regularised training (per round in 'compress')")
     parser.add_argument("--retrain-epochs", type=int, default=defaults.retrain_epochs,
                         help="epochs of masked retraining after hard pruning (per round in 'compress')")
-    parser.add_argument("--train-limit", type=int, default=None, help="train on a fixed subset of this many images")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="images per epoch, a new sample of the whole training split every epoch (default: all)")
     parser.add_argument("--eval-limit", type=int, default=None, help="report test accuracy on this many images")
-    parser.add_argument("--lr", type=float, default=defaults.train.lr, help="peak learning rate of ADMM and retraining")
+    parser.add_argument("--lr", type=float, default=defaults.train.lr,
+                        help="learning rate: held during ADMM, cosine-decayed during retraining")
     parser.add_argument("--batch-size", type=int, default=defaults.train.batch_size,
                         help="batch size of ADMM and retraining")
-    for f in fields(AdmmConfig):  # --rho, --rho-factor, --rho-stages, --update-every-steps
-        flag, default = f"--{f.name.replace('_', '-')}", getattr(defaults.admm, f.name)
-        parser.add_argument(flag, type=type(f.default), default=default, help="ADMM setting (see AdmmConfig)")
+    add_precision_arg(parser)
+    admm = defaults.admm
+    parser.add_argument("--rho", type=float, default=admm.rho,
+                        help="initial ADMM penalty (default 0: derived from --lr, steps per update and --admm-pull)")
+    parser.add_argument("--admm-pull", type=float, default=admm.pull,
+                        help="automatic rho: the penalty's pull over the first update, lr/(1-momentum)*rho*steps")
+    parser.add_argument("--rho-growth", type=float, default=admm.rho_growth,
+                        help="rho grows by this after each update until the residual is within --admm-tolerance")
+    parser.add_argument("--admm-tolerance", type=float, default=admm.tolerance,
+                        help="ADMM has converged when ||W - Z|| / ||W|| and the changed share of the kept set are "
+                             "both below this")
+    parser.add_argument("--update-every-steps", type=int, default=admm.update_every_steps,
+                        help="update Z and U every this many steps (default 0: after each epoch)")
+    parser.add_argument("--distill-weight", type=float, default=defaults.distill_weight,
+                        help="weight of knowledge distillation from the dense model in ADMM and retraining")
+    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
+                        help="softmax temperature of the distillation")
+    parser.add_argument("--no-distill", action="store_true", help="no distillation (same as --distill-weight 0)")
     parser.add_argument("--purify-tolerance", type=float, default=defaults.purify_tolerance,
                         help="validation-accuracy drop allowed for remnant removal; negative skips it")
 
@@ -83,9 +106,13 @@ def pruning_budget(args: argparse.Namespace) -> dict[str, Any]:
     """The ``PruneConfig`` / ``CompressConfig`` fields that ``add_pruning_budget_args`` (and the runtime,
     data and run flags) describe, as keyword arguments."""
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
-                        threads=args.threads, device=args.device, progress=not args.no_progress)
-    return {"admm_epochs": args.admm_epochs, "retrain_epochs": args.retrain_epochs, "train": train,
-            "admm": AdmmConfig(**{f.name: getattr(args, f.name) for f in fields(AdmmConfig)}),
+                        threads=args.threads, device=args.device, precision=args.precision,
+                        progress=not args.no_progress)
+    admm = AdmmConfig(rho=args.rho, pull=args.admm_pull, rho_growth=args.rho_growth, tolerance=args.admm_tolerance,
+                      update_every_steps=args.update_every_steps)
+    return {"admm_epochs": args.admm_epochs, "retrain_epochs": args.retrain_epochs, "train": train, "admm": admm,
+            "distill_weight": 0.0 if args.no_distill else args.distill_weight,
+            "distill_temperature": args.distill_temperature,
             "purify_tolerance": None if args.purify_tolerance < 0 else args.purify_tolerance,
             "eval_limit": args.eval_limit}
 

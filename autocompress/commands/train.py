@@ -9,7 +9,7 @@ from pathlib import Path
 from compress.checkpoint import save_checkpoint
 from compress.train import TrainConfig, evaluate, setup_torch, train
 
-from .common import add_model_data_args, add_run_args, load_model, load_splits, print_json
+from .common import add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, print_json
 
 HELP = "Train (or fine-tune from --weights) a model; writes last.pt every epoch and model.pt + report.json at the end."
 
@@ -18,9 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser)
     defaults = TrainConfig()
     for name in ("epochs", "lr", "momentum", "weight_decay", "batch_size", "label_smoothing", "warmup_epochs",
-                 "train_limit"):
+                 "train_limit", "schedule"):
         kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name))
+    add_precision_arg(parser)
     add_run_args(parser, "train", resume="continue from OUT/last.pt")
 
 

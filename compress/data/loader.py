@@ -11,13 +11,14 @@ from .arrays import ArrayDataset
 class BatchLoader:
     """Iterate (x, y) batches: x float (B, C, H, W) normalised, y int64.
 
-    ``augment`` applies a random crop (zero padding ``pad``) and a horizontal flip per image. ``seed`` and the
-    epoch counter make shuffling and augmentation reproducible.
+    ``augment`` applies a random crop (zero padding ``pad``) and a horizontal flip per image. ``per_epoch``
+    (with ``shuffle``) reads that many images per epoch, a new random sample of the whole dataset each epoch.
+    ``seed`` and the epoch counter make shuffling, sampling and augmentation reproducible.
     """
 
     def __init__(self, data: ArrayDataset, mean: tuple[float, ...], std: tuple[float, ...], batch_size: int = 128,
                  shuffle: bool = False, augment: bool = False, seed: int = 0, device: str | torch.device = "cpu",
-                 pad: int = 4) -> None:
+                 pad: int = 4, per_epoch: int | None = None) -> None:
         self.images = torch.from_numpy(data.x).to(device).permute(0, 3, 1, 2).contiguous()  # uint8 NCHW
         self.labels = torch.from_numpy(data.y).to(device)
         shape = (1, -1, 1, 1)
@@ -25,16 +26,17 @@ class BatchLoader:
         self.std = torch.tensor(std, device=device).view(shape) * 255.0
         self.batch_size, self.shuffle, self.augment, self.pad = batch_size, shuffle, augment, pad
         self.seed, self.epoch = seed, 0
+        self.per_epoch = min(per_epoch, len(self.labels)) if per_epoch and shuffle else len(self.labels)
 
     def __len__(self) -> int:
-        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+        return (self.per_epoch + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         self.epoch += 1
         n = len(self.labels)
-        order = torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
+        order = (torch.randperm(n, generator=gen) if self.shuffle else torch.arange(n))[:self.per_epoch]
+        for start in range(0, self.per_epoch, self.batch_size):
             idx = order[start:start + self.batch_size].to(self.labels.device)
             x = self.images[idx]
             if self.augment:

@@ -1,24 +1,34 @@
 """ADMM pruning and masked retraining, as hooks into the one training loop (``compress.train``).
 
 ADMM splits ``min loss(W) s.t. W in S`` into W and Z = W: the loop trains on
-``loss(W) + sum_l (rho/2) ||W_l - Z_l + U_l||^2`` and every update sets ``Z = Proj_S(W + U)`` and
-``U = U + W - Z``; rho grows by ``rho_factor`` per stage so W is pulled ever harder onto S. Then hard
-pruning ``W = Proj_S(W)`` and masked retraining with ``MaskHooks`` (pruned entries stay exactly zero).
+``loss(W) + (rho/2) sum_p ||W_p - Z_p + U_p||^2`` and every update (each epoch, or every
+``update_every_steps`` steps) sets ``Z = Proj_S(W + U)`` and ``U = U + W - Z``. The variables are every
+parameter the projection masks: conv/linear weights, and the BatchNorm scale/shift (and conv bias) of removed
+filters, so ADMM makes a filter's removal harmless before hard pruning instead of only shrinking the conv.
 
->>> hooks = AdmmHooks(model, structure, "filter+column", rates, AdmmConfig(), epochs=6)
->>> train(model, splits, TrainConfig(epochs=6), hooks=hooks)
+rho is set from the training run: the penalty's pull over one update, ``lr / (1 - momentum) * rho * steps``,
+starts at ``pull`` (a fraction ``1 - exp(-pull)`` of the gap to Z closed per update) and grows by
+``rho_growth`` after every update whose residual ``||W - Z|| / ||W||`` exceeds ``tolerance``, up to one full
+closing per step. U is the scaled dual, so it is rescaled by old/new rho when rho grows (Boyd et al. 2011,
+section 3.4.1). Each update logs the residual, rho and the fraction of the kept set that changed.
+Then hard pruning ``W = Proj_S(W)`` and masked retraining with ``MaskHooks`` (pruned entries stay exactly zero).
+
+>>> hooks = AdmmHooks(model, structure, "filter+column", rates, AdmmConfig(), TrainConfig(lr=0.01), steps=352)
+>>> train(model, splits, TrainConfig(lr=0.01, schedule="constant", epochs=6), hooks=hooks)
+>>> hooks.log[-1]                              # {"update": 6, "rho": ..., "residual": ..., "changed": ...}
 >>> masks = hooks.final_masks(model)          # = project_masks(structure, W, ...)
 >>> train(model, splits, TrainConfig(epochs=3), hooks=MaskHooks(masks.apply(model)))
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..train import TrainHooks
+from ..train import TrainConfig, TrainHooks
 from .masks import Masks
 from .plan import LayerRate, layer_weights, project_masks
 from .structure import Structure
@@ -26,12 +36,27 @@ from .structure import Structure
 
 @dataclass
 class AdmmConfig:
-    """ADMM settings."""
+    """ADMM settings; the defaults work without tuning because rho is derived from the training run."""
 
-    rho: float = 1e-2  # initial penalty weight of (rho/2)||W - Z + U||^2, summed over pruned layers
-    rho_factor: float = 10.0  # rho is multiplied by this at each new stage
-    rho_stages: int = 3  # number of rho values; the ADMM epochs are split evenly among them
-    update_every_steps: int = 0  # also update Z and U every this many steps (0: only after each epoch)
+    rho: float = 0.0  # initial penalty weight; 0: automatic, so that the first update's pull is `pull`
+    pull: float = 0.5  # automatic rho: lr / (1 - momentum) * rho * steps per update, at the start
+    rho_growth: float = 1.5  # rho is multiplied by this after each update whose residual exceeds `tolerance`
+    tolerance: float = 0.01  # converged: residual ||W - Z|| / ||W|| and changed share of the kept set both below
+    update_every_steps: int = 0  # update Z and U every this many steps (0: after each epoch)
+
+    def __post_init__(self) -> None:
+        if self.rho < 0 or self.pull <= 0 or self.rho_growth < 1 or self.tolerance <= 0 or self.update_every_steps < 0:
+            raise ValueError(f"invalid ADMM settings {self}: need rho >= 0, pull > 0, rho_growth >= 1, "
+                             "tolerance > 0, update_every_steps >= 0")
+
+
+def describe(summary: dict | None) -> str:
+    """One line for a report: whether ADMM converged, from ``AdmmHooks.summary()`` (None: no ADMM ran)."""
+    if not summary or not summary["updates"]:
+        return "no ADMM"
+    last = summary["updates"][-1]
+    return (f"{'yes' if summary['converged'] else 'no'}: residual {last['residual']:.4f}, kept set changed "
+            f"{last['changed']:.1%} at the last of {len(summary['updates'])} updates (rho {last['rho']:.3g})")
 
 
 class MaskHooks(TrainHooks):
@@ -65,52 +90,97 @@ class MaskHooks(TrainHooks):
             self.masks, self._device = Masks.from_data(state["masks"]), None
 
 
+def rho_bounds(config: AdmmConfig, train: TrainConfig, steps_per_update: int) -> tuple[float, float]:
+    """(initial rho, largest rho): the pull ``lr / (1 - momentum) * rho * steps`` starts at ``config.pull``
+    (or rho is ``config.rho``) and never exceeds one full closing of the gap per step."""
+    per_step = train.lr / max(1.0 - train.momentum, 1e-3)
+    largest = 1.0 / per_step
+    start = config.rho or config.pull / (per_step * max(steps_per_update, 1))
+    return min(start, largest), max(largest, start)
+
+
 class AdmmHooks(TrainHooks):
-    """The ADMM augmented term and the Z/U/rho updates for ``epochs`` epochs of training."""
+    """The ADMM augmented term and the Z/U/rho updates; ``steps`` is the number of training steps per epoch."""
 
     def __init__(self, model: nn.Module, structure: Structure, scheme: str, rates: dict[str, LayerRate],
-                 config: AdmmConfig, epochs: int) -> None:
+                 config: AdmmConfig, train: TrainConfig, steps: int) -> None:
         self.structure, self.scheme, self.rates, self.config = structure, scheme, rates, config
-        self.epochs = max(1, epochs)
-        self.rho = config.rho
+        self.rho, self.rho_max = rho_bounds(config, train, config.update_every_steps or steps)
         self.steps = 0
-        weights = layer_weights(model)
-        self.layers = sorted(self.project(weights).layers.keys() & weights.keys())
-        self.Z = {n: torch.zeros_like(weights[n]) for n in self.layers}
-        self.U = {n: torch.zeros_like(weights[n]) for n in self.layers}
+        self.log: list[dict] = []
+        masks = self.project(layer_weights(model))
+        self.names = sorted(f"{layer}.{p}" for layer, params in masks.layers.items() for p in params)
+        params = self._params(model)
+        self.Z = {n: params[n].detach().clone() for n in self.names}
+        self.U = {n: torch.zeros_like(params[n]) for n in self.names}
         self.update(model, dual=False)  # Z = Proj(W), U = 0
 
     def project(self, weights: dict[str, torch.Tensor]) -> Masks:
         return project_masks(self.structure, weights, self.scheme, self.rates)
 
+    def _params(self, model: nn.Module) -> dict[str, torch.Tensor]:
+        modules = dict(model.named_modules())
+        return {n: getattr(modules[n.rsplit(".", 1)[0]], n.rsplit(".", 1)[1]) for n in self.names}
+
     @torch.no_grad()
     def update(self, model: nn.Module, dual: bool = True) -> None:
-        """Z = Proj(W + U); then U = U + W - Z (skipped for the initial Z).
+        """Z = Proj(W + U); U = U + W - Z (skipped for the initial Z); log the residual; grow rho.
 
-        The projection sees every layer (it needs all weights to choose shared channels); only the pruned
-        layers in ``self.layers`` carry U, Z and the penalty.
+        The projection sees every layer (it needs all weights to choose shared channels); only the masked
+        parameters carry U, Z and the penalty.
         """
-        v = {n: w + self.U[n].to(w.device) if n in self.U else w for n, w in layer_weights(model).items()}
-        masks = self.project(v)
-        for n in self.layers:
-            mask = masks.layers[n]["weight"].to(v[n].device) if n in masks.layers else 1.0
+        params = self._params(model)
+        v = {n: p + self.U[n].to(p.device) for n, p in params.items()}
+        weights = {layer: v.get(f"{layer}.weight", w) for layer, w in layer_weights(model).items()}
+        masks = self.project(weights).layers
+        changed = kept = 0
+        for n in self.names:
+            layer, pname = n.rsplit(".", 1)
+            mask = masks[layer][pname].to(v[n].device) if pname in masks.get(layer, {}) else torch.ones_like(
+                v[n], dtype=torch.bool)
+            if pname == "weight" and not isinstance(model.get_submodule(layer), nn.modules.batchnorm._BatchNorm):
+                changed += int((mask & (self.Z[n] == 0)).sum()) if dual else 0
+                kept += int(mask.sum())
             self.Z[n] = v[n] * mask
             self.U[n] = (v[n] - self.Z[n]) if dual else torch.zeros_like(v[n])
+        if dual:
+            residual = self.residual(model)
+            self.log.append({"update": len(self.log) + 1, "step": self.steps, "rho": self.rho, "residual": residual,
+                             "changed": changed / max(kept, 1)})
+            self.grow(residual)
 
-    def residuals(self, model: nn.Module) -> dict[str, float]:
-        """||W - Z|| / ||W|| per layer: how far W still is from the sparsity set."""
-        weights = layer_weights(model)
-        return {n: float((weights[n] - self.Z[n].to(weights[n].device)).norm() / weights[n].norm().clamp_min(1e-12))
-                for n in self.layers}
+    def grow(self, residual: float) -> None:
+        """After an update: rho *= rho_growth while the residual exceeds the tolerance, U rescaled to match."""
+        if residual > self.config.tolerance and self.rho < self.rho_max:
+            grown = min(self.rho * self.config.rho_growth, self.rho_max)
+            for n in self.names:  # U is the scaled dual lambda / rho
+                self.U[n] *= self.rho / grown
+            self.rho = grown
+
+    def residual(self, model: nn.Module) -> float:
+        """||W - Z|| / ||W|| over every ADMM variable: how far W still is from the sparsity set."""
+        params = self._params(model)
+        gap = sum(float((params[n] - self.Z[n].to(params[n].device)).pow(2).sum()) for n in self.names)
+        norm = sum(float(params[n].pow(2).sum()) for n in self.names)
+        return math.sqrt(gap / max(norm, 1e-24))
+
+    def converged(self) -> bool:
+        """The last update's residual and changed share of the kept set are both within tolerance."""
+        last = self.log[-1] if self.log else None
+        return bool(last and last["residual"] <= self.config.tolerance and last["changed"] <= self.config.tolerance)
+
+    def summary(self) -> dict[str, Any]:
+        """What the report keeps: convergence, the final rho and residual, the per-update log."""
+        return {"converged": self.converged(), "rho": self.rho, "residual": self.log[-1]["residual"] if self.log
+                else None, "updates": self.log}
 
     def loss_term(self, model: nn.Module) -> torch.Tensor | None:
-        modules = dict(model.named_modules())
+        params = self._params(model)
         total = None
-        for n in self.layers:
-            w = modules[n].weight
-            if self.Z[n].device != w.device:  # the loop moved the model after the hooks were made
-                self.Z[n], self.U[n] = self.Z[n].to(w.device), self.U[n].to(w.device)
-            term = (w - self.Z[n] + self.U[n]).pow(2).sum()
+        for n, p in params.items():
+            if self.Z[n].device != p.device:  # the loop moved the model after the hooks were made
+                self.Z[n], self.U[n] = self.Z[n].to(p.device), self.U[n].to(p.device)
+            term = (p - self.Z[n] + self.U[n]).pow(2).sum()
             total = term if total is None else total + term
         return None if total is None else 0.5 * self.rho * total
 
@@ -120,19 +190,18 @@ class AdmmHooks(TrainHooks):
             self.update(model)
 
     def after_epoch(self, model: nn.Module, epoch: int) -> None:
-        self.update(model)
-        stage = min(self.config.rho_stages - 1, (epoch + 1) * self.config.rho_stages // self.epochs)
-        self.rho = self.config.rho * self.config.rho_factor ** stage
+        if not self.config.update_every_steps:
+            self.update(model)
 
     def final_masks(self, model: nn.Module) -> Masks:
         """Hard pruning: the masks of Proj_S(W) (BatchNorm of removed filters included)."""
         return self.project(layer_weights(model))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rho": self.rho, "steps": self.steps,
+        return {"rho": self.rho, "steps": self.steps, "log": self.log,
                 "Z": {n: t.cpu() for n, t in self.Z.items()}, "U": {n: t.cpu() for n, t in self.U.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state:
-            self.rho, self.steps = float(state["rho"]), int(state["steps"])
+            self.rho, self.steps, self.log = float(state["rho"]), int(state["steps"]), list(state.get("log", []))
             self.Z, self.U = dict(state["Z"]), dict(state["U"])

@@ -11,21 +11,20 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..data import Splits
-from ..train import TrainConfig, split_accuracy, train_phase
+from ..train import TrainConfig
 from .accounting import compression_stats, rates_for_target
-from .admm import AdmmConfig, AdmmHooks, MaskHooks
-from .compaction import purify_and_compact
+from .admm import AdmmConfig, describe
 from .export import export_onnx, write_sidecar
-from .plan import LayerRate, layer_weights, project_masks, uniform_rates
+from .plan import LayerRate, uniform_rates
 from .projection import check_scheme
-from .purification import PurifyConfig
+from .sequence import prune_sequence
 from .structure import trace_structure
 
 METHODS = ("admm", "magnitude")
@@ -40,10 +39,12 @@ class PruneConfig:
     rate: LayerRate | None = None  # uniform rate on every conv layer
     rates: dict[str, LayerRate] = field(default_factory=dict)  # per-layer rates; override the uniform one
     target: float | None = None  # compression target (e.g. 4.0); picks the uniform rate when rate is None
-    admm_epochs: int = 3  # epochs of ADMM-regularised training (method admm)
-    retrain_epochs: int = 3  # epochs of masked retraining after hard pruning
+    admm_epochs: int = 10  # epochs of ADMM-regularised training (method admm)
+    retrain_epochs: int = 10  # epochs of masked retraining after hard pruning
     admm: AdmmConfig = field(default_factory=AdmmConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
+    distill_weight: float = 0.5  # knowledge distillation from the dense model in both phases (0: off)
+    distill_temperature: float = 4.0
     purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
     check_limit: int | None = 2000  # validation images used by the remnant check
     eval_limit: int | None = None  # test images for the reported accuracies (None: all)
@@ -71,48 +72,31 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
           run_dir: str | Path | None = None, resume: bool = False) -> tuple[nn.Module, dict]:
     """Prune ``model`` (trained weights; changed in place into the masked model) and return the compacted one.
 
-    With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``, ``retrain/last.pt``) and
-    ``resume=True`` continues a killed run; the results land in ``model.pt``, ``model.onnx``,
-    ``structure.json``, ``report.json`` and ``report.md``.
+    The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from a
+    copy of the input model. With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``,
+    ``retrain/last.pt``) and ``resume=True`` continues a killed run; the results land in ``model.pt``,
+    ``model.onnx``, ``structure.json``, ``report.json`` and ``report.md``.
     """
     t0 = time.time()
-    device, shape = config.train.device, splits.input_shape
     run_dir = Path(run_dir) if run_dir else None
     dense = copy.deepcopy(model).cpu()
-    model.to(device)
-    structure = trace_structure(model, shape)
+    model.to(config.train.device)
+    structure = trace_structure(model, splits.input_shape)
     rates, projected = resolve_rates(model, structure, config)
-    acc = {"dense": split_accuracy(model, splits, "test", config.eval_limit, device)}
-    history = {}
-    if config.method == "admm":
-        hooks = AdmmHooks(model, structure, config.scheme, rates, config.admm, config.admm_epochs)
-        history["admm"] = train_phase(model, splits, config.train, config.admm_epochs,
-                                      run_dir / "admm" if run_dir else None, resume, hooks)
-        history["admm_residuals"] = hooks.residuals(model)
-    masks = project_masks(structure, layer_weights(model), config.scheme, rates)  # hard pruning
-    masks.apply(model)
-    acc["projected"] = split_accuracy(model, splits, "test", config.eval_limit, device)
-    history["retrain"] = train_phase(model, splits, config.train, config.retrain_epochs,
-                                     run_dir / "retrain" if run_dir else None, resume, MaskHooks(masks))
-    acc["retrained"] = split_accuracy(model, splits, "test", config.eval_limit, device)
-    check = None
-    if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
-        check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
-    x, _ = next(iter(splits.loader("test", 64, limit=64, device=device)))  # compaction must not change f(x)
-    small, record, purification, difference = purify_and_compact(
-        model, structure, x, check, PurifyConfig(tolerance=config.purify_tolerance or 0.0))
-    acc["compacted"] = split_accuracy(small, splits, "test", config.eval_limit, device)
+    settings = replace(config, admm_epochs=0) if config.method == "magnitude" else config
+    pruned = prune_sequence(model, splits, structure, rates, settings, run_dir, resume, teacher=copy.deepcopy(dense))
     report = {
         "arch": arch, "scheme": config.scheme, "method": config.method, "data": splits.source,
         "target": config.target, "projected_compression": projected,
         "rates": {name: asdict(rate) for name, rate in rates.items()},
-        "accuracy": acc, "compaction_max_abs_difference": difference,
-        "stats": compression_stats(dense, small.cpu(), shape), "purification": purification.summary(),
-        "history": history, "seconds": time.time() - t0, "config": _config_dict(config),
+        "accuracy": pruned.accuracy, "admm": pruned.admm, "compaction_max_abs_difference": pruned.difference,
+        "stats": compression_stats(dense, pruned.model.cpu(), splits.input_shape),
+        "purification": pruned.purification, "history": pruned.history, "seconds": time.time() - t0,
+        "config": _config_dict(config),
     }
     if run_dir:
-        write_run(run_dir, small, record, report, splits, arch, export=config.export)
-    return small, report
+        write_run(run_dir, pruned.model, pruned.record, report, splits, arch, export=config.export)
+    return pruned.model, report
 
 
 def _config_dict(config: PruneConfig) -> dict:
@@ -140,7 +124,8 @@ def report_markdown(report: dict) -> str:
     s, a = report["stats"], report["accuracy"]
     lines = [f"# Pruning report: {report['arch']} ({report['scheme']}, {report['method']})", "",
              f"data: {report['data']}", "", "| | value |", "| --- | --- |"]
-    rows = [("test accuracy, dense", f"{a['dense']:.4f}"), ("after hard pruning", f"{a['projected']:.4f}"),
+    rows = [("test accuracy, dense", f"{a['dense']:.4f}"), ("ADMM converged", describe(report.get("admm"))),
+            ("after hard pruning (BatchNorm recalibrated)", f"{a['projected']:.4f}"),
             ("after masked retraining", f"{a['retrained']:.4f}"), ("compacted model", f"{a['compacted']:.4f}"),
             ("compression rate (conv+fc weights)", f"{s['compression_rate']:.2f}x"),
             ("nonzero conv+fc weights", f"{s['nonzero_weights']} of {s['dense_weights']}"),

@@ -54,13 +54,16 @@ class CompressConfig:
     # built and measured before training, miss the round's goal by more than latency_check_tolerance (0: no check)
     latency_check_tolerance: float = 0.05
     scheme: str = "filter+column"  # filter | column | filter+column | unstructured
-    admm_epochs: int = 3  # ADMM epochs per round (0: one-shot projection instead)
-    retrain_epochs: int = 3  # masked-retraining epochs per round
+    admm_epochs: int = 10  # ADMM epochs per round (0: one-shot projection instead)
+    retrain_epochs: int = 10  # masked-retraining epochs per round
     search: SearchConfig = field(default_factory=SearchConfig)
     quick_eval: QuickEvalConfig = field(default_factory=QuickEvalConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
     admm: AdmmConfig = field(default_factory=AdmmConfig)
+    distill_weight: float = 0.5  # knowledge distillation from the original dense model in every phase (0: off)
+    distill_temperature: float = 4.0
     purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
+    check_limit: int | None = 2000  # validation images used by the remnant check
     eval_limit: int | None = None  # test images for the reported accuracies (None: all)
 
     def __post_init__(self) -> None:
@@ -150,7 +153,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
         else:
             goal = reference / factor if kind == "latency" else None
             small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
-                                                   resume, callback, objective, goal)
+                                                   resume, callback, objective, goal, copy.deepcopy(dense))
         current, record = small.cpu(), compose_records(record, step_record)
         if objective is not None and "latency" not in report:
             report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)

@@ -22,6 +22,7 @@ from torch import nn
 from ..data import Splits
 from ..pruning.plan import layer_weights, project_masks
 from ..pruning.structure import Structure
+from ..train import calibration_batches, recalibrate_bn
 from .action import Action
 
 METRICS = ("accuracy", "loss")
@@ -57,27 +58,6 @@ def _batches(splits: Splits, name: str, batch_size: int, limit: int | None, shuf
     return [(x, y) for x, y in loader]
 
 
-@torch.no_grad()
-def recalibrate_bn(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
-    """Replace every BatchNorm's running statistics by their exact average over ``batches``."""
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    if not norms or not batches:
-        return
-    saved = [(m.momentum, m.training) for m in norms]
-    was_training = model.training
-    model.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches, not an exponential one
-        m.train()
-    for x, _ in batches:
-        model(x)
-    for m, (momentum, training) in zip(norms, saved):
-        m.momentum = momentum
-        m.train(training)
-    model.train(was_training)
-
-
 class QuickEvaluator:
     """Scores actions on ``model``'s current weights; ``model`` itself is never changed."""
 
@@ -88,11 +68,8 @@ class QuickEvaluator:
         self.base = {k: v.clone() for k, v in self.work.state_dict().items()}
         self.weights = {k: w.clone() for k, w in layer_weights(self.work).items()}
         self.val = _batches(splits, "val", config.batch_size, config.val_images, False, device)
-        self.calibration = []
-        if config.recalibrate_batches > 0:
-            train = _batches(splits, "train", config.recalibrate_batch_size,
-                             config.recalibrate_batches * config.recalibrate_batch_size, True, device)
-            self.calibration = train[:config.recalibrate_batches]
+        self.calibration = calibration_batches(splits, config.recalibrate_batches, config.recalibrate_batch_size,
+                                               device)
         self.cache: dict[tuple[int, ...], Evaluation] = {}
         self.evaluations = 0  # evaluations paid for (cache hits excluded)
 

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from ..pruning.admm import describe
+
 
 def _rate_cell(rate: dict) -> str:
     parts = [f"{k} {v:.3f}" for k, v in rate.items() if v]
@@ -19,6 +21,7 @@ def round_markdown(r: dict) -> str:
              f"| compression rate (conv+fc weights, vs dense) | {r['compression_rate']:.2f}x |",
              f"| MAC reduction (kept rows x columns, vs dense) | {r['mac_reduction']:.2f}x |",
              f"| validation accuracy | {r['val_accuracy']:.4f} |",
+             *_accuracy_rows(r.get("accuracy", {})), f"| ADMM converged | {describe(r.get('admm'))} |",
              f"| test accuracy | {r['test_accuracy']:.4f} |",
              f"| search: candidates / evaluated | {s['candidates']} / {s['evaluations']} |",
              f"| search: best quick-eval score | {s['quick_score']:.4f} |",
@@ -29,6 +32,14 @@ def round_markdown(r: dict) -> str:
              "| layer | rates (fraction removed) |", "| --- | --- |"]
     lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r["rates"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _accuracy_rows(acc: dict) -> list[str]:
+    """Test accuracy along the round: its input model, hard-pruned (statistics recalibrated), retrained."""
+    names = (("dense", "test accuracy of the round's input model"),
+             ("projected", "test accuracy after hard pruning (BatchNorm recalibrated)"),
+             ("retrained", "test accuracy after masked retraining"))
+    return [f"| {label} | {acc[key]:.4f} |" for key, label in names if key in acc]
 
 
 def _latency_rows(latency: dict | None) -> list[str]:

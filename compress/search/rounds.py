@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -21,12 +20,9 @@ from torch import nn
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..counting import ModelCount, count_model
 from ..data import Splits
-from ..pruning.admm import AdmmHooks, MaskHooks
-from ..pruning.compaction import purify_and_compact, replay
-from ..pruning.plan import LayerRate, layer_weights, project_masks
-from ..pruning.purification import PurifyConfig
+from ..pruning.compaction import replay
+from ..pruning.sequence import prune_sequence
 from ..pruning.structure import Structure
-from ..train import TrainHooks, split_accuracy, train_phase
 from .annealing import anneal
 from .device_check import search_checked
 from .report import round_markdown
@@ -38,45 +34,6 @@ if TYPE_CHECKING:
     from .pipeline import CompressConfig
 
 Callback = Callable[[dict], None]
-
-
-class _Chain(TrainHooks):
-    """Several hooks as one; the last may be an epoch callback."""
-
-    def __init__(self, *hooks: TrainHooks) -> None:
-        self.hooks = hooks
-
-    def loss_term(self, model: nn.Module) -> torch.Tensor | None:
-        terms = [t for t in (h.loss_term(model) for h in self.hooks) if t is not None]
-        return sum(terms) if terms else None
-
-    def after_backward(self, model: nn.Module) -> None:
-        for h in self.hooks:
-            h.after_backward(model)
-
-    def after_step(self, model: nn.Module) -> None:
-        for h in self.hooks:
-            h.after_step(model)
-
-    def after_epoch(self, model: nn.Module, epoch: int) -> None:
-        for h in self.hooks:
-            h.after_epoch(model, epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {str(i): h.state_dict() for i, h in enumerate(self.hooks)}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for i, h in enumerate(self.hooks):
-            h.load_state_dict(state.get(str(i), {}))
-
-
-class _EpochCallback(TrainHooks):
-    def __init__(self, callback: Callback | None, **event: Any) -> None:
-        self.callback, self.event = callback, event
-
-    def after_epoch(self, model: nn.Module, epoch: int) -> None:
-        if self.callback is not None:
-            self.callback({**self.event, "epoch": epoch + 1})
 
 
 def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
@@ -118,66 +75,23 @@ def search_round(index: int, model: nn.Module, splits: Splits, target: Target, c
                           config.latency_check_tolerance, config.latency_retries)
 
 
-@dataclass
-class Pruned:
-    """What ``prune_with_rates`` returns."""
-
-    model: nn.Module  # compacted
-    record: dict  # compaction record against the input model
-    accuracy: dict  # validation/test accuracies along the way
-    history: dict  # per-epoch training records of each phase
-    purification: dict  # what purification removed
-    seconds: float  # purification, compaction and evaluation time
-
-
-def prune_with_rates(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
-                     config: CompressConfig, run_dir: Path, resume: bool = False, callback: Callback | None = None,
-                     index: int = 1) -> Pruned:
-    """ADMM -> hard prune -> masked retrain -> purify -> compact ``work`` (changed in place) at ``rates``.
-
-    Epochs, training, ADMM and purification settings come from ``config``.
-    """
-    device, check_limit = config.train.device, config.quick_eval.val_images
-    acc: dict[str, float] = {}
-    history: dict[str, list] = {}
-    if config.admm_epochs > 0:
-        admm = AdmmHooks(work, structure, config.scheme, rates, config.admm, config.admm_epochs)
-        cb = _EpochCallback(callback, phase="admm", round=index)
-        history["admm"] = train_phase(work, splits, config.train, config.admm_epochs, run_dir / "admm", resume,
-                                      _Chain(admm, cb))
-        acc["after_admm_val"] = split_accuracy(work, splits, "val", check_limit, device)
-    masks = project_masks(structure, layer_weights(work), config.scheme, rates)  # hard pruning
-    masks.apply(work)
-    acc["hard_pruned_val"] = split_accuracy(work, splits, "val", check_limit, device)
-    cb = _EpochCallback(callback, phase="retrain", round=index)
-    history["retrain"] = train_phase(work, splits, config.train, config.retrain_epochs, run_dir / "retrain", resume,
-                                     _Chain(MaskHooks(masks), cb))
-    t1 = time.time()
-    check = None
-    if config.purify_tolerance is not None:
-        check = lambda m: split_accuracy(m, splits, "val", check_limit, device)  # noqa: E731
-    small, record, purification, _ = purify_and_compact(work, structure, _check_input(splits, device), check,
-                                                        PurifyConfig(tolerance=config.purify_tolerance or 0.0))
-    acc["val"] = split_accuracy(small, splits, "val", None, device)
-    acc["test"] = split_accuracy(small, splits, "test", config.eval_limit, device)
-    return Pruned(small, record, acc, history, purification.summary(), time.time() - t1)
-
-
 def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
               dense: ModelCount, resume: bool = False, callback: Callback | None = None,
-              latency: LatencyObjective | None = None, goal: float | None = None) -> tuple[nn.Module, dict, dict]:
+              latency: LatencyObjective | None = None, goal: float | None = None,
+              teacher: nn.Module | None = None) -> tuple[nn.Module, dict, dict]:
     """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
 
     ``dense`` holds the original model's counts (every factor is against it); ``goal`` is a latency target's
-    cost goal for this round, which the searched rates are measured against before training.
+    cost goal for this round, which the searched rates are measured against before training; ``teacher``
+    (the original dense model) is distilled from in both training phases.
     """
     t0 = time.time()
     work = copy.deepcopy(model).to(config.train.device)
     structure, result, checks = search_round(index, work, splits, target, config, run_dir, resume, callback, latency,
                                              goal)
     search_wall = time.time() - t0
-    pruned = prune_with_rates(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, callback,
-                              index)
+    pruned = prune_sequence(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, teacher,
+                            f"round-{index}", callback, {"round": index})
     small, record, acc, history = pruned.model, pruned.record, pruned.accuracy, pruned.history
     acc["quick_eval"] = result.best_eval.accuracy
     counts = count_model(small, splits.input_shape)
@@ -194,7 +108,7 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
         "compression_rate": dense.weights / max(counts.nonzero_weights, 1),
         "mac_reduction": dense.macs / max(counts.structured_macs, 1),
         "nonzero_weights": counts.nonzero_weights, "params": counts.params, "structured_macs": counts.structured_macs,
-        "val_accuracy": acc["val"], "test_accuracy": acc["test"], "accuracy": acc,
+        "val_accuracy": acc["val"], "test_accuracy": acc["compacted"], "accuracy": acc, "admm": pruned.admm,
         "purification": pruned.purification, "history": history, "seconds": seconds,
     }
     if checks:

@@ -1,0 +1,221 @@
+"""Accuracy at an equal budget: one model compressed to one target by one method, with the same training
+epochs and distillation as every other method; one result file per run, a summary table over all of them.
+
+Methods (all through the project's own pipeline, one round, uniform or searched rates):
+  searched   simulated-annealing rates (the default search), ADMM, hard prune, masked retraining
+  uniform    the same rate on every layer (``SearchConfig.method="uniform"``), ADMM and retraining
+  magnitude  uniform rates, no ADMM: one-shot projection, then masked retraining for the whole budget
+  torch-pruning  Torch-Pruning 1.6's global group-norm channel pruning (``pip install --no-deps torch-pruning``),
+             blocks' inner channels only (see ../shared/docs/autocompress-method.md), stepped until the target
+             holds, then fine-tuned for the whole budget with the same loop and distillation
+
+Each run lives in ``--work/MODEL-TARGET-METHOD`` and resumes from there (rerun the same command after a
+kill); a run folder made with other settings is refused. ``--latency`` compiles the result, checks it against
+onnxruntime and times it beside onnxruntime on the same ONNX (one thread each, one run of this script).
+
+    PYTHONPATH=. python benchmarks/bench_accuracy.py --weights ~/.cache/acruns/resnet20-jpeg-finetune/model.pt \
+        --target rate:4 --method uniform --admm-epochs 10 --retrain-epochs 10 --threads 2 --latency
+    PYTHONPATH=. python benchmarks/bench_accuracy.py --summary     # benchmarks/results/accuracy.md from all runs
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results_io import command, write_report  # noqa: E402
+from compress.counting import count_model  # noqa: E402
+from compress.data import load_data  # noqa: E402
+from compress.precision import resolve  # noqa: E402
+from compress.restore import restore_model  # noqa: E402
+from compress.search import CompressConfig, autocompress  # noqa: E402
+from compress.search.annealing import SearchConfig  # noqa: E402
+from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ROWS = RESULTS / "accuracy"
+METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--weights", help="the trained baseline (a checkpoint of ours)")
+    p.add_argument("--data", default=str(SHARED / "cifar10-jpeg.tar.gz"))
+    p.add_argument("--target", help="rate:F (conv+fc weights) or macs:F, e.g. rate:4")
+    p.add_argument("--method", choices=METHODS)
+    p.add_argument("--admm-epochs", type=int, default=10, help="ADMM epochs (magnitude/torch-pruning retrain instead)")
+    p.add_argument("--retrain-epochs", type=int, default=10)
+    p.add_argument("--train-limit", type=int, default=None, help="images per epoch (default: the whole split)")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--candidates", type=int, default=60, help="search candidates (method searched)")
+    p.add_argument("--no-distill", action="store_true")
+    p.add_argument("--precision", default="auto")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency", action="store_true", help="also time our binary and onnxruntime (host, 1 thread)")
+    p.add_argument("--work", default=str(Path.home() / ".cache" / "acruns" / "accuracy"))
+    p.add_argument("--summary", action="store_true", help="only rebuild benchmarks/results/accuracy.md")
+    return p.parse_args(argv)
+
+
+def budget(args) -> dict:
+    """Everything that must match for a run folder to be resumed (and for two rows to be compared)."""
+    return {"weights": str(Path(args.weights).expanduser()), "data": args.data, "admm_epochs": args.admm_epochs,
+            "retrain_epochs": args.retrain_epochs, "train_limit": args.train_limit, "lr": args.lr,
+            "candidates": args.candidates if args.method == "searched" else None, "distill": not args.no_distill,
+            "precision": resolve(args.device, args.precision), "seed": args.seed}
+
+
+def work_folder(args, model: str) -> Path:
+    """The run's folder; its budget.json must equal this run's budget (no silent mix of settings)."""
+    folder = Path(args.work).expanduser() / f"{model}-{args.target.replace(':', '')}-{args.method}"
+    folder.mkdir(parents=True, exist_ok=True)
+    saved, wanted = folder / "budget.json", budget(args)
+    if saved.is_file() and json.loads(saved.read_text()) != wanted:
+        raise SystemExit(f"{folder} was made with other settings ({saved.read_text().strip()}); "
+                         "use another --work or delete the folder")
+    saved.write_text(json.dumps(wanted))
+    return folder
+
+
+def train_config(args) -> TrainConfig:
+    return TrainConfig(lr=args.lr, train_limit=args.train_limit, threads=args.threads, device=args.device,
+                       precision=args.precision, seed=args.seed, progress=False)
+
+
+def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
+    """searched / uniform / magnitude: one round of our pipeline at the target."""
+    kind, factor = args.target.split(":")
+    magnitude = args.method == "magnitude"
+    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1,
+                            admm_epochs=0 if magnitude else args.admm_epochs,
+                            retrain_epochs=args.retrain_epochs + (args.admm_epochs if magnitude else 0),
+                            search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
+                                                method="annealing" if args.method == "searched" else "uniform"),
+                            train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
+    small, report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
+    r = report["rounds"][0]
+    extra = {"accuracy": r["accuracy"], "admm": r.get("admm") and {k: v for k, v in r["admm"].items() if k != "updates"},
+             "admm_updates": (r.get("admm") or {}).get("updates"), "rates": r["rates"],
+             "seconds": report["seconds"], "train_seconds": r["seconds"]["admm"] + r["seconds"]["retrain"]}
+    return small, extra
+
+
+def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
+    """Torch-Pruning's global group-norm channel pruning to the target, then the same fine-tuning budget."""
+    import torch_pruning as tp
+
+    kind, factor = args.target.split(":")
+    dense = copy.deepcopy(model).eval()
+    example = torch.randn(1, *splits.input_shape)
+    ignored = [m for n, m in model.named_modules() if n == "conv1" or n.endswith("conv2") or n == "linear"]
+    pruner = tp.pruner.MagnitudePruner(model, example, importance=tp.importance.GroupMagnitudeImportance(p=2),
+                                       global_pruning=True, pruning_ratio=0.9, iterative_steps=200,
+                                       ignored_layers=ignored)
+    macs0, params0 = tp.utils.count_ops_and_params(model, example)
+    for steps in range(200):
+        macs, params = tp.utils.count_ops_and_params(model, example)
+        if (macs0 / macs if kind == "macs" else params0 / params) >= float(factor):
+            break
+        pruner.step()
+    distill = None if args.no_distill else Distillation(dense)
+    history = train(model, splits, TrainConfig(**{**train_config(args).__dict__,
+                                                  "epochs": args.admm_epochs + args.retrain_epochs}),
+                    run_dir=folder / "finetune", resume=True, distill=distill, stream="torch-pruning")
+    acc = {"dense": split_accuracy(dense, splits, "test", device=args.device),
+           "compacted": split_accuracy(model, splits, "test", device=args.device)}
+    return model, {"accuracy": acc, "train_seconds": sum(h["seconds"] for h in history), "torch_pruning_steps": steps}
+
+
+def latency(model, shape, folder: Path) -> dict:
+    """Our binary (checked against onnxruntime first) and onnxruntime on the same ONNX, one thread each."""
+    import onnxruntime as ort
+
+    from bench_models import summary, time_ms
+    from codegen import compile_model
+    from runtime import get_device
+    from runtime.reference import make_input
+
+    compiled = compile_model(model.cpu().eval(), "host", folder / "binary", input_shape=(1, *shape))
+    ours = get_device("host").bench(compiled, runs=50, warmup=10, threads=1)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(compiled.onnx_path), options, providers=["CPUExecutionProvider"])
+    x = make_input((1, *shape))
+    name = session.get_inputs()[0].name
+    onnx = summary(time_ms(lambda: session.run(None, {name: x}), 50, 10))
+    return {"ours_median_ms": ours.median_ms, "onnxruntime_median_ms": onnx["median_ms"],
+            "speedup": onnx["median_ms"] / ours.median_ms, "max_abs_error": ours.max_abs_error}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.summary:
+        run(args)
+    summarize()
+    return 0
+
+
+def run(args) -> None:
+    if not (args.weights and args.target and args.method):
+        raise SystemExit("give --weights, --target and --method (or --summary)")
+    splits = load_data(args.data, seed=args.seed)
+    model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
+    dense_counts = count_model(model, splits.input_shape)
+    folder = work_folder(args, arch)
+    t0 = time.time()
+    method = run_torch_pruning if args.method == "torch-pruning" else run_ours
+    small, extra = method(model, splits, arch, args, folder)
+    counts = count_model(small.cpu(), splits.input_shape)
+    row = {"command": command(), "model": arch, "target": args.target, "method": args.method, "budget": budget(args),
+           "test_accuracy": extra["accuracy"]["compacted"], "dense_accuracy": extra["accuracy"]["dense"],
+           "params": counts.params, "dense_params": dense_counts.params, "nonzero_weights": counts.nonzero_weights,
+           "compression_rate": dense_counts.weights / max(counts.nonzero_weights, 1),
+           "structured_macs": counts.structured_macs, "mac_reduction": dense_counts.macs / max(counts.structured_macs, 1),
+           "wall_seconds": time.time() - t0, "torch": torch.__version__, "threads": args.threads, **extra}
+    if args.latency:
+        row["latency"] = latency(small, splits.input_shape, folder)
+    ROWS.mkdir(parents=True, exist_ok=True)
+    (ROWS / f"{folder.name}.json").write_text(json.dumps(row, indent=2, default=str) + "\n")
+    print(f"{folder.name}: test accuracy {row['test_accuracy']:.4f} (dense {row['dense_accuracy']:.4f}), "
+          f"{row['compression_rate']:.2f}x weights, {row['mac_reduction']:.2f}x MACs", flush=True)
+
+
+def _latency_cell(lat: dict | None) -> str:
+    return "-" if not lat else f"{lat['ours_median_ms']:.3f} / {lat['onnxruntime_median_ms']:.3f}"
+
+
+def summarize() -> None:
+    """benchmarks/results/accuracy.{json,md}: every run file, grouped by model and target."""
+    rows = sorted((json.loads(p.read_text()) for p in ROWS.glob("*.json")),
+                  key=lambda r: (r["model"], r["target"], METHODS.index(r["method"])))
+    lines = ["# Accuracy at an equal budget", "",
+             "Each row is one run of `benchmarks/bench_accuracy.py` (its command in `accuracy/NAME.json`); test "
+             "accuracy on all 10,000 test images. Budget: ADMM + retraining epochs over the whole training split "
+             "(45,000 images), distillation from the dense model, for every method the same total epochs.", "",
+             "| model | target | method | budget (epochs) | test acc | vs dense | params | weights | MACs | "
+             "ADMM converged | ours / onnxruntime ms (1 thread) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        b, lat = r["budget"], r.get("latency")
+        epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
+                  else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
+        admm = r.get("admm")
+        lines.append(
+            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}{'' if b['distill'] else ', no KD'} | "
+            f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
+            f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
+            f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} |")
+    write_report(RESULTS / "accuracy", {"rows": rows}, "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""The prune sequence at fixed rates, the one core that ``prune`` and every ``compress`` round call:
+ADMM (learning rate held constant) -> hard prune -> BatchNorm recalibration -> masked retraining (cosine) ->
+purification -> compaction, with knowledge distillation from a teacher in both training phases.
+
+Each training phase checkpoints into ``run_dir/admm`` and ``run_dir/retrain`` and resumes from there; the
+accuracies go under the keys ``dense``, ``projected`` (hard-pruned, statistics recalibrated), ``retrained``
+and ``compacted`` (test split), plus ``val`` (compacted, validation split) for the search.
+
+>>> pruned = prune_sequence(model, splits, structure, rates, config, Path("run"), teacher=dense, stream="prune")
+>>> pruned.accuracy["projected"], pruned.admm["converged"]
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+from torch import nn
+
+from ..data import Splits
+from ..train import (ChainHooks, Distillation, TrainConfig, TrainHooks, calibration_batches, recalibrate_bn,
+                     split_accuracy, steps_per_epoch, train_phase)
+from .admm import AdmmConfig, AdmmHooks, MaskHooks
+from .compaction import purify_and_compact
+from .plan import LayerRate, layer_weights, project_masks
+from .purification import PurifyConfig
+from .structure import Structure
+
+CALIBRATION_BATCHES = 16  # training batches re-estimating BatchNorm statistics after hard pruning
+
+Callback = Callable[[dict], None]
+
+
+class PruneSettings(Protocol):
+    """The fields of ``PruneConfig`` and ``CompressConfig`` that the sequence reads."""
+
+    scheme: str
+    admm_epochs: int  # 0: one-shot projection of the given weights (magnitude pruning)
+    retrain_epochs: int
+    admm: AdmmConfig
+    train: TrainConfig
+    distill_weight: float  # 0: no distillation
+    distill_temperature: float
+    purify_tolerance: float | None
+    check_limit: int | None
+    eval_limit: int | None
+
+
+@dataclass
+class Pruned:
+    """What ``prune_sequence`` returns."""
+
+    model: nn.Module  # compacted
+    record: dict  # compaction record against the input model
+    accuracy: dict  # test accuracies along the way (dense, projected, retrained, compacted) and val
+    history: dict  # per-epoch training records of each phase
+    admm: dict | None  # AdmmHooks.summary(): convergence and the per-update log (None without ADMM)
+    purification: dict  # what purification removed
+    difference: float  # largest |f(x)| change compaction made on a test batch
+    seconds: float  # purification, compaction and evaluation time
+
+
+class _EpochCallback(TrainHooks):
+    def __init__(self, callback: Callback | None, **event) -> None:
+        self.callback, self.event = callback, event
+
+    def after_epoch(self, model: nn.Module, epoch: int) -> None:
+        if self.callback is not None:
+            self.callback({**self.event, "epoch": epoch + 1})
+
+
+def distillation(config: PruneSettings, teacher: nn.Module | None) -> Distillation | None:
+    """The distillation the settings ask for, from ``teacher`` (None when off or without a teacher)."""
+    if teacher is None or config.distill_weight <= 0:
+        return None
+    return Distillation(teacher.eval(), config.distill_weight, config.distill_temperature)
+
+
+def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
+                   config: PruneSettings, run_dir: Path | None, resume: bool = False, teacher: nn.Module | None = None,
+                   stream: str = "prune", callback: Callback | None = None, event: dict | None = None) -> Pruned:
+    """Prune ``work`` (trained weights; changed in place into the masked model) at ``rates``; returns the
+    compacted model. ``callback`` sees every training epoch as ``{**event, "phase": ..., "epoch": ...}``."""
+    device, limit = config.train.device, config.eval_limit
+    folder = (lambda name: run_dir / name) if run_dir else (lambda name: None)
+    distill, event = distillation(config, teacher), event or {}
+    acc = {"dense": split_accuracy(work, splits, "test", limit, device)}
+    history, admm = {}, None
+    if config.admm_epochs > 0:
+        admm = AdmmHooks(work, structure, config.scheme, rates, config.admm, config.train,
+                         steps_per_epoch(splits, config.train))
+        history["admm"] = train_phase(work, splits, replace(config.train, schedule="constant"), config.admm_epochs,
+                                      folder("admm"), resume, ChainHooks(admm, _EpochCallback(
+                                          callback, **event, phase="admm")), distill, f"{stream}/admm")
+    masks = project_masks(structure, layer_weights(work), config.scheme, rates)  # hard pruning
+    masks.apply(work)
+    recalibrate_bn(work, calibration_batches(splits, CALIBRATION_BATCHES, device=device))
+    acc["projected"] = split_accuracy(work, splits, "test", limit, device)
+    history["retrain"] = train_phase(work, splits, config.train, config.retrain_epochs, folder("retrain"), resume,
+                                     ChainHooks(MaskHooks(masks), _EpochCallback(callback, **event, phase="retrain")),
+                                     distill, f"{stream}/retrain")
+    acc["retrained"] = split_accuracy(work, splits, "test", limit, device)
+    t0 = time.time()
+    check = None
+    if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
+        check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
+    x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
+    small, record, purification, difference = purify_and_compact(
+        work, structure, x, check, PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    acc["compacted"] = split_accuracy(small, splits, "test", limit, device)
+    if splits.val is not None and len(splits.val):
+        acc["val"] = split_accuracy(small, splits, "val", None, device)
+    return Pruned(small, record, acc, history, admm.summary() if admm else None, purification.summary(), difference,
+                  time.time() - t0)
