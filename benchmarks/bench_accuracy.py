@@ -116,7 +116,9 @@ def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[tor
     kind, factor = args.target.split(":")
     dense = copy.deepcopy(model).eval()
     example = torch.randn(1, *splits.input_shape)
-    ignored = [m for n, m in model.named_modules() if n == "conv1" or n.endswith("conv2") or n == "linear"]
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]  # the stem, the residual stream's
+    ignored = convs[:1] + [m for n, m in model.named_modules()  # writers (option-A shortcuts) and the classifier
+                           if n.endswith("conv2") or isinstance(m, torch.nn.Linear)]
     pruner = tp.pruner.MagnitudePruner(model, example, importance=tp.importance.GroupMagnitudeImportance(p=2),
                                        global_pruning=True, pruning_ratio=0.9, iterative_steps=200,
                                        ignored_layers=ignored)

@@ -130,3 +130,24 @@ def test_default_settings_prune_digits_4x_within_a_point_and_a_half():
     assert report["stats"]["compression_rate"] >= 4.0
     assert a["projected"] >= 0.85 and a["compacted"] >= a["dense"] - 0.015, a
     assert report["admm"]["updates"][-1]["residual"] < report["admm"]["updates"][0]["residual"]
+
+
+def test_retraining_runs_on_the_compacted_model_with_its_pruned_columns_held(trained, monkeypatch):
+    splits, state, _ = trained
+    seen = []
+    real = sequence.train_phase
+
+    def spy(model, *args, **kwargs):
+        seen.append((kwargs.get("stream") or args[-1], sum(p.numel() for p in model.parameters())))
+        history = real(model, *args, **kwargs)
+        conv = model.features[3]
+        seen.append(("zeros", int((conv.weight == 0).all(0).sum())))  # whole zero columns survive retraining
+        return history
+
+    monkeypatch.setattr(sequence, "train_phase", spy)
+    _, report = prune(fresh(state), splits, config(export=False))
+    dense = sum(p.numel() for p in fresh(state).parameters())
+    (admm_stream, admm_params), _, (retrain_stream, retrain_params), (_, zero_columns) = seen
+    assert admm_stream == "prune/admm" and admm_params == dense
+    assert retrain_stream == "prune/retrain" and retrain_params < 0.7 * dense  # half the filters are gone
+    assert zero_columns > 0 and report["accuracy"]["retrained"] == pytest.approx(report["accuracy"]["compacted"])

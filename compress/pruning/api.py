@@ -70,7 +70,7 @@ def resolve_rates(model: nn.Module, structure, config: PruneConfig) -> tuple[dic
 
 def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | None = None,
           run_dir: str | Path | None = None, resume: bool = False) -> tuple[nn.Module, dict]:
-    """Prune ``model`` (trained weights; changed in place into the masked model) and return the compacted one.
+    """Prune a copy of ``model`` (trained weights; not changed) and return the compacted, retrained one.
 
     The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from a
     copy of the input model. With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``,
@@ -80,11 +80,11 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
     t0 = time.time()
     run_dir = Path(run_dir) if run_dir else None
     dense = copy.deepcopy(model).cpu()
-    model.to(config.train.device)
-    structure = trace_structure(model, splits.input_shape)
-    rates, projected = resolve_rates(model, structure, config)
+    work = copy.deepcopy(model).to(config.train.device)
+    structure = trace_structure(work, splits.input_shape)
+    rates, projected = resolve_rates(work, structure, config)
     settings = replace(config, admm_epochs=0) if config.method == "magnitude" else config
-    pruned = prune_sequence(model, splits, structure, rates, settings, run_dir, resume, teacher=copy.deepcopy(dense))
+    pruned = prune_sequence(work, splits, structure, rates, settings, run_dir, resume, teacher=copy.deepcopy(dense))
     report = {
         "arch": arch, "scheme": config.scheme, "method": config.method, "data": splits.source,
         "target": config.target, "projected_compression": projected,

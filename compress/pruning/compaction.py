@@ -160,6 +160,25 @@ class Compacted(NamedTuple):
     difference: float  # max |purified(x) - compacted(x)| on the check inputs
 
 
+def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
+    """One compaction record for two successive compactions (``second`` made on ``first``'s result).
+
+    Kept indices of the second are positions in the first's kept lists; a shortcut map's entry is already
+    in final numbering, so the newer one wins.
+    """
+    out = {name: dict(entry) for name, entry in first.items()}
+    for name, entry in second.items():
+        old = out.get(name)
+        if old is None or entry["kind"] == "map":
+            out[name] = dict(entry)
+        elif entry["kind"] == "bn":
+            out[name] = {"kind": "bn", "keep": [old["keep"][i] for i in entry["keep"]]}
+        else:
+            out[name] = {"kind": entry["kind"], "in": [old["in"][i] for i in entry["in"]],
+                         "out": [old["out"][i] for i in entry["out"]], "bias": bool(old["bias"] or entry["bias"])}
+    return out
+
+
 def purify_and_compact(model: nn.Module, structure: Structure, inputs: torch.Tensor,
                        check: Callable[[nn.Module], float] | None = None, config: PurifyConfig | None = None,
                        max_difference: float = 1e-3) -> Compacted:

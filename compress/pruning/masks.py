@@ -39,6 +39,12 @@ class Masks:
                     raise ValueError(f"mask {layer}.{pname} has shape {tuple(mask.shape)}, parameter has {got}")
                 yield param, mask
 
+    @classmethod
+    def of_zeros(cls, model: nn.Module) -> Masks:
+        """Masks keeping every nonzero conv/linear weight: the pattern a compacted, column-pruned model holds."""
+        return cls({n: {"weight": m.weight.detach().ne(0).cpu()} for n, m in model.named_modules()
+                    if isinstance(m, (nn.Conv2d, nn.Linear)) and not bool(m.weight.detach().ne(0).all())})
+
     @torch.no_grad()
     def apply(self, model: nn.Module) -> nn.Module:
         """Zero every masked-out entry of ``model`` in place; returns ``model``."""

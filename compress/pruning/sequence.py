@@ -1,6 +1,7 @@
 """The prune sequence at fixed rates, the one core that ``prune`` and every ``compress`` round call:
-ADMM (learning rate held constant) -> hard prune -> BatchNorm recalibration -> masked retraining (cosine) ->
-purification -> compaction, with knowledge distillation from a teacher in both training phases.
+ADMM (learning rate held constant) -> hard prune -> BatchNorm recalibration -> compaction of the removed filters
+-> masked retraining of the smaller model (cosine; its pruned columns held at zero) -> purification ->
+compaction, with knowledge distillation from a teacher in both training phases.
 
 Each training phase checkpoints into ``run_dir/admm`` and ``run_dir/retrain`` and resumes from there; the
 accuracies go under the keys ``dense``, ``projected`` (hard-pruned, statistics recalibrated), ``retrained``
@@ -22,10 +23,11 @@ from ..data import Splits
 from ..train import (ChainHooks, Distillation, TrainConfig, TrainHooks, calibration_batches, recalibrate_bn,
                      split_accuracy, steps_per_epoch, train_phase)
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
-from .compaction import purify_and_compact
+from .compaction import compose_records, purify_and_compact
+from .masks import Masks
 from .plan import LayerRate, layer_weights, project_masks
 from .purification import PurifyConfig
-from .structure import Structure
+from .structure import Structure, trace_structure
 
 CALIBRATION_BATCHES = 16  # training batches re-estimating BatchNorm statistics after hard pruning
 
@@ -80,8 +82,8 @@ def distillation(config: PruneSettings, teacher: nn.Module | None) -> Distillati
 def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
                    config: PruneSettings, run_dir: Path | None, resume: bool = False, teacher: nn.Module | None = None,
                    stream: str = "prune", callback: Callback | None = None, event: dict | None = None) -> Pruned:
-    """Prune ``work`` (trained weights; changed in place into the masked model) at ``rates``; returns the
-    compacted model. ``callback`` sees every training epoch as ``{**event, "phase": ..., "epoch": ...}``."""
+    """Prune ``work`` (trained weights; changed in place into the hard-pruned model) at ``rates``; returns the
+    compacted, retrained model. ``callback`` sees every training epoch as ``{**event, "phase": ..., "epoch": ...}``."""
     device, limit = config.train.device, config.eval_limit
     folder = (lambda name: run_dir / name) if run_dir else (lambda name: None)
     distill, event = distillation(config, teacher), event or {}
@@ -97,19 +99,23 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates:
     masks.apply(work)
     recalibrate_bn(work, calibration_batches(splits, CALIBRATION_BATCHES, device=device))
     acc["projected"] = split_accuracy(work, splits, "test", limit, device)
-    history["retrain"] = train_phase(work, splits, config.train, config.retrain_epochs, folder("retrain"), resume,
-                                     ChainHooks(MaskHooks(masks), _EpochCallback(callback, **event, phase="retrain")),
+    x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
+    slim = purify_and_compact(work, structure, x)  # removes what hard pruning cut: retraining runs fewer MACs
+    model = slim.model.to(device)
+    history["retrain"] = train_phase(model, splits, config.train, config.retrain_epochs, folder("retrain"), resume,
+                                     ChainHooks(MaskHooks(Masks.of_zeros(model)),
+                                                _EpochCallback(callback, **event, phase="retrain")),
                                      distill, f"{stream}/retrain")
-    acc["retrained"] = split_accuracy(work, splits, "test", limit, device)
+    acc["retrained"] = split_accuracy(model, splits, "test", limit, device)
     t0 = time.time()
     check = None
     if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
         check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
-    x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
-    small, record, purification, difference = purify_and_compact(
-        work, structure, x, check, PurifyConfig(tolerance=config.purify_tolerance or 0.0))
-    acc["compacted"] = split_accuracy(small, splits, "test", limit, device)
+    final = purify_and_compact(model, trace_structure(model, splits.input_shape), x, check,
+                               PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+    acc["compacted"] = split_accuracy(final.model, splits, "test", limit, device)
     if splits.val is not None and len(splits.val):
-        acc["val"] = split_accuracy(small, splits, "val", None, device)
-    return Pruned(small, record, acc, history, admm.summary() if admm else None, purification.summary(), difference,
-                  time.time() - t0)
+        acc["val"] = split_accuracy(final.model, splits, "val", None, device)
+    return Pruned(final.model, compose_records(slim.record, final.record), acc, history,
+                  admm.summary() if admm else None, final.purification.summary(),
+                  max(slim.difference, final.difference), time.time() - t0)

@@ -8,7 +8,7 @@ from .action import Action, ActionSpace, Knob
 from .annealing import SearchConfig, SearchResult, accept, acceptance_probability, anneal, cool, initial_values, perturb
 from .cost import CostModel
 from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
-from .pipeline import CompressConfig, autocompress, compose_records, round_targets
+from .pipeline import CompressConfig, autocompress, round_targets
 from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
 from .searcher import prepare, search, uniform_action
 from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
@@ -16,6 +16,6 @@ from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
 __all__ = ["Action", "ActionSpace", "CompressConfig", "CostModel", "Evaluation", "Goal", "KeptLatencyFn", "Knob",
            "LatencyObjective", "ModuleLatencyFn", "QuickEvalConfig",
            "QuickEvaluator", "SearchConfig", "SearchResult", "TARGET_KINDS", "Target", "accept",
-           "acceptance_probability", "anneal", "autocompress", "compose_records", "cool", "initial_values",
+           "acceptance_probability", "anneal", "autocompress", "cool", "initial_values",
            "make_goal", "perturb", "prepare", "rescale", "round_targets", "search",
            "uniform_action"]

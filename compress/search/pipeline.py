@@ -31,6 +31,7 @@ from ..checkpoint import save_checkpoint
 from ..counting import count_model
 from ..data import Splits
 from ..pruning.admm import AdmmConfig
+from ..pruning.compaction import compose_records
 from ..pruning.projection import check_scheme
 from ..train import TrainConfig
 from .annealing import SearchConfig
@@ -96,25 +97,6 @@ def _aim(kind: str, factor: float, rounds: list[dict]) -> float:
     if kind != "latency" or "measured" not in last:
         return factor
     return max(1.0, factor * last["measured"] / last["predicted"])
-
-
-def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str, dict]:
-    """One compaction record for two successive compactions (``second`` made on ``first``'s result).
-
-    Kept indices of the second are positions in the first's kept lists; a shortcut map's entry is already
-    in final numbering, so the newer one wins.
-    """
-    out = {name: dict(entry) for name, entry in first.items()}
-    for name, entry in second.items():
-        old = out.get(name)
-        if old is None or entry["kind"] == "map":
-            out[name] = dict(entry)
-        elif entry["kind"] == "bn":
-            out[name] = {"kind": "bn", "keep": [old["keep"][i] for i in entry["keep"]]}
-        else:
-            out[name] = {"kind": entry["kind"], "in": [old["in"][i] for i in entry["in"]],
-                         "out": [old["out"][i] for i in entry["out"]], "bias": bool(old["bias"] or entry["bias"])}
-    return out
 
 
 def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: str | Path | None = None,

@@ -1,0 +1,98 @@
+"""Training throughput, fp32 against bfloat16 autocast: images per second of full training steps (forward,
+distillation teacher forward, backward, SGD step) on random data, the two alternated in rounds so that machine
+noise hits both alike. Also says what ``--precision auto`` picks here and why.
+
+    PYTHONPATH=. python benchmarks/bench_precision.py --models resnet20 small_cnn --threads 2
+
+Writes benchmarks/results/precision.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from results_io import command, write_report  # noqa: E402
+from compress.models import build_model  # noqa: E402
+from compress.precision import autocast, native_bf16, resolve  # noqa: E402
+from compress.train import Distillation  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SHAPES = {"small_cnn": (1, 8, 8)}
+
+
+def images_per_second(model, teacher, shape: tuple, precision: str, batch: int, steps: int) -> float:
+    """Throughput of ``steps`` training steps after two untimed ones."""
+    x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    distill = Distillation(teacher)
+
+    def step() -> None:
+        with autocast("cpu", precision):
+            logits = model(x)
+            loss = distill.loss(x, logits, F.cross_entropy(logits.float(), y))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(2):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return batch * steps / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=["resnet20", "small_cnn"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--out", default=str(RESULTS / "precision"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.models:
+        torch.manual_seed(0)
+        shape = SHAPES.get(name, (3, 32, 32))
+        model = build_model(name, in_channels=shape[0])
+        teacher = copy.deepcopy(model).eval()
+        rates = {"fp32": [], "bf16": []}
+        for _ in range(args.rounds):
+            for precision in rates:
+                rates[precision].append(images_per_second(model, teacher, shape, precision, args.batch, args.steps))
+        fp32, bf16 = statistics.median(rates["fp32"]), statistics.median(rates["bf16"])
+        rows.append({"model": name, "fp32_images_per_s": fp32, "bf16_images_per_s": bf16, "ratio": bf16 / fp32,
+                     "all": rates})
+    flags = Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split() if Path(
+        "/proc/cpuinfo").is_file() else []
+    machine = {"processor": platform.processor() or platform.machine(), "native_bf16": native_bf16("cpu"),
+               "avx512_bf16_flag": "avx512_bf16" in flags, "amx_bf16_flag": "amx_bf16" in flags,
+               "auto_picks": resolve("cpu", "auto"), "threads": args.threads, "torch": torch.__version__}
+    report = {"command": command(), "machine": machine, "rows": rows}
+    lines = ["# Training throughput: fp32 vs bfloat16 autocast (CPU)", "", f"Command: `{report['command']}`", "",
+             f"Machine: {machine['processor']}, {args.threads} threads, torch {machine['torch']}; avx512_bf16 "
+             f"{'yes' if machine['avx512_bf16_flag'] else 'no'}, amx_bf16 {'yes' if machine['amx_bf16_flag'] else 'no'}"
+             f"; `--precision auto` picks **{machine['auto_picks']}** here.", "",
+             f"Full training steps at batch {args.batch} (with a distillation teacher's forward pass), median of "
+             f"{args.rounds} alternated rounds of {args.steps} steps.", "",
+             "| model | fp32 images/s | bf16 images/s | bf16 / fp32 |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['model']} | {r['fp32_images_per_s']:.0f} | {r['bf16_images_per_s']:.0f} | {r['ratio']:.2f} |"
+              for r in rows]
+    write_report(args.out, report, "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
