@@ -51,6 +51,13 @@ def images_per_second(model, teacher, shape: tuple, precision: str, batch: int, 
     return batch * steps / (time.perf_counter() - t0)
 
 
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields from /proc/cpuinfo (empty elsewhere)."""
+    path = Path("/proc/cpuinfo")
+    block = path.read_text().split("\n\n")[0] if path.is_file() else ""
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in block.splitlines()) if v}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", nargs="+", default=["resnet20", "small_cnn"])
@@ -74,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         fp32, bf16 = statistics.median(rates["fp32"]), statistics.median(rates["bf16"])
         rows.append({"model": name, "fp32_images_per_s": fp32, "bf16_images_per_s": bf16, "ratio": bf16 / fp32,
                      "all": rates})
-    flags = Path("/proc/cpuinfo").read_text().split("flags")[1].split("\n")[0].split() if Path(
-        "/proc/cpuinfo").is_file() else []
-    machine = {"processor": platform.processor() or platform.machine(), "native_bf16": native_bf16("cpu"),
+    cpu = _cpuinfo()
+    flags = cpu.get("flags", "").split()
+    machine = {"processor": cpu.get("model name", platform.machine()), "native_bf16": native_bf16("cpu"),
                "avx512_bf16_flag": "avx512_bf16" in flags, "amx_bf16_flag": "amx_bf16" in flags,
                "auto_picks": resolve("cpu", "auto"), "threads": args.threads, "torch": torch.__version__}
     report = {"command": command(), "machine": machine, "rows": rows}

@@ -1,0 +1,6 @@
+"""``python -m autocompress``: the same CLI as the ``autocompress`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
