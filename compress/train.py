@@ -31,6 +31,9 @@ from .data import Splits
 from .precision import PRECISIONS, autocast
 
 
+SCHEDULES = ("cosine", "constant")
+
+
 @dataclass
 class TrainConfig:
     """Training settings; every field has a CLI flag of the same name."""
@@ -55,9 +58,6 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of: {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of: {', '.join(PRECISIONS)}")
-
-
-SCHEDULES = ("cosine", "constant")
 
 
 @dataclass

@@ -9,7 +9,9 @@ TINY = ["--baseline-epochs", "2", "--rounds", "1", "--target-rate", "2", "--admm
         "--candidates", "3", "--val-images", "100", "--recal-batches", "1", "--runs", "3", "--no-progress"]
 
 
-@pytest.mark.parametrize("target,device", [("host", "host"), ("linux-aarch64", "qemu")])
+@pytest.mark.parametrize("target,device", [pytest.param("host", "host", marks=pytest.mark.slow),
+                                           pytest.param("linux-aarch64", "qemu", marks=[pytest.mark.slow,
+                                                                                        pytest.mark.qemu])])
 def test_run_writes_report_plots_and_checked_binaries(tmp_path, capsys, target, device):
     out = tmp_path / "run"
     assert main(["run", *TINY, "--target", target, "--device", device, "--out", str(out)]) == 0
