@@ -174,9 +174,8 @@ class AdmmHooks(TrainHooks):
         return bool(last and last["residual"] <= self.config.tolerance and last["changed"] <= self.config.tolerance)
 
     def summary(self) -> dict[str, Any]:
-        """What the report keeps: convergence, the final rho and residual, the per-update log."""
-        return {"converged": self.converged(), "rho": self.rho, "residual": self.log[-1]["residual"] if self.log
-                else None, "updates": self.log}
+        """What the report keeps: convergence, the rho the next update would use, the per-update log."""
+        return {"converged": self.converged(), "rho": self.rho, "updates": self.log}
 
     def loss_term(self, model: nn.Module) -> torch.Tensor | None:
         params = self._params(model)

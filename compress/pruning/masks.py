@@ -42,8 +42,9 @@ class Masks:
     @classmethod
     def of_zeros(cls, model: nn.Module) -> Masks:
         """Masks keeping every nonzero conv/linear weight: the pattern a compacted, column-pruned model holds."""
-        return cls({n: {"weight": m.weight.detach().ne(0).cpu()} for n, m in model.named_modules()
-                    if isinstance(m, (nn.Conv2d, nn.Linear)) and not bool(m.weight.detach().ne(0).all())})
+        kept = {n: m.weight.detach().ne(0).cpu() for n, m in model.named_modules()
+                if isinstance(m, (nn.Conv2d, nn.Linear))}
+        return cls({n: {"weight": mask} for n, mask in kept.items() if not bool(mask.all())})
 
     @torch.no_grad()
     def apply(self, model: nn.Module) -> nn.Module:

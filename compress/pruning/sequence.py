@@ -108,13 +108,14 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates:
                                      distill, f"{stream}/retrain")
     acc["retrained"] = split_accuracy(model, splits, "test", limit, device)
     t0 = time.time()
+    has_val = splits.val is not None and len(splits.val) > 0
     check = None
-    if config.purify_tolerance is not None and splits.val is not None and len(splits.val):
+    if config.purify_tolerance is not None and has_val:
         check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
     final = purify_and_compact(model, trace_structure(model, splits.input_shape), x, check,
                                PurifyConfig(tolerance=config.purify_tolerance or 0.0))
     acc["compacted"] = split_accuracy(final.model, splits, "test", limit, device)
-    if splits.val is not None and len(splits.val):
+    if has_val:
         acc["val"] = split_accuracy(final.model, splits, "val", None, device)
     return Pruned(final.model, compose_records(slim.record, final.record), acc, history,
                   admm.summary() if admm else None, final.purification.summary(),
