@@ -1,9 +1,15 @@
-"""Shared fixtures: the shared data folder (present on developer machines and in CI) and a temp cache."""
+"""Shared fixtures: the shared data folder (present on developer machines and in CI), a temp cache, one torch
+thread, and a small CNN trained on the embedded digits."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
+
+from compress.data import load_data
+from compress.models import build_model
+from compress.train import TrainConfig, train
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -24,3 +30,22 @@ def shared_data() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test session extracts archives into its own cache, never the user's."""
     monkeypatch.setenv("AUTOCOMPRESS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread: the search tests run many tiny forwards, where a second thread only adds overhead."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A small CNN trained for 3 epochs on the embedded digits data, and the splits."""
+    splits = load_data("digits")
+    torch.manual_seed(0)
+    model = build_model("small_cnn")
+    train(model, splits, TrainConfig(epochs=3, batch_size=64, threads=1, progress=False))
+    return model.eval(), splits

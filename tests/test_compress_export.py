@@ -1,20 +1,16 @@
 """ONNX export of compacted models matches torch in onnxruntime (1e-4); the weights carry the column zeros
 and the sidecar describes them."""
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_compress_compact import random_prune  # noqa: E402
-
-from compress.models import MODELS, build_model  # noqa: E402
-from compress.pruning import compact, purify, trace_structure  # noqa: E402
-from compress.pruning.export import export_onnx, onnx_weights, write_sidecar  # noqa: E402
+from compress.models import MODELS, build_model
+from compress.pruning import compact, purify, trace_structure
+from compress.pruning.export import export_onnx, onnx_weights, write_sidecar
+from helpers import random_prune
 
 
 @pytest.mark.parametrize("name,seed", [("resnet20", 0), ("resnet56", 1), ("vgg16", 2), ("resnet18", 3)])

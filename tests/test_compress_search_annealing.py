@@ -14,7 +14,6 @@ from compress.search import (LatencyObjective, QuickEvalConfig, SearchConfig, Ta
                              uniform_action)
 from compress.train import recalibrate_bn
 from compress.train import evaluate
-from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
 
 FAST = SearchConfig(candidates=12, progress=False, seed=3)
 QUICK = QuickEvalConfig(val_images=None, recalibrate_batches=2, recalibrate_batch_size=64)

@@ -9,7 +9,6 @@ from compress.counting import count_model
 from compress.models import build_model
 from compress.pruning import compact, layer_weights, project_masks, purify, trace_structure
 from compress.search import ActionSpace, CostModel
-from test_compress_search_helpers import one_thread  # noqa: F401 (fixture)
 
 SHAPES = {"resnet20": (3, 32, 32), "small_cnn": (1, 8, 8)}
 SCHEMES = ("filter+column", "filter", "column", "unstructured")

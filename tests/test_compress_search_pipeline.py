@@ -7,7 +7,6 @@ import torch
 from compress.restore import restore_model
 from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, autocompress, round_targets
 from compress.train import TrainConfig
-from test_compress_search_helpers import one_thread, trained  # noqa: F401 (fixtures)
 
 CONFIG = CompressConfig(
     target_rate=4.0, rounds=2, admm_epochs=2, retrain_epochs=2,
@@ -36,6 +35,22 @@ def kill_when(**match):
         if all(event.get(k) == v for k, v in match.items()):
             raise Killed(str(event))
     return callback
+
+
+def mac_cost(model, shape):
+    """An analytic 'latency' in M MACs over kept rows x columns, with the kept-count form the search uses (a
+    latency table's ``predict_kept``), so the search never builds models to price a candidate."""
+    from compress.counting import count_model
+
+    pixels = {layer.name: layer.out_pixels for layer in count_model(model, shape).layers}
+
+    def predict(m):
+        return count_model(m, shape).structured_macs / 1e6
+
+    def predict_kept(kept):
+        return sum(pixels[name] * rows * cols for name, (rows, cols) in kept.items()) / 1e6
+
+    return predict, predict_kept
 
 
 def test_round_targets_grow_geometrically():
@@ -94,15 +109,11 @@ def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, t
     10% above it); each round meets its cost goal by prediction and reports both numbers."""
     from dataclasses import replace
 
-    from compress.counting import count_model
     from compress.search import LatencyObjective
 
     model, splits = trained
-
-    def cost(m):
-        return count_model(m, splits.input_shape).structured_macs / 1e6
-
-    objective = LatencyObjective(predict=cost, measure=lambda m: 1.1 * cost(m), unit="M MACs")
+    cost, kept_cost = mac_cost(model, splits.input_shape)
+    objective = LatencyObjective(predict=cost, measure=lambda m: 1.1 * cost(m), unit="M MACs", predict_kept=kept_cost)
     config = replace(CONFIG, target_rate=None, target_latency=3.0, latency_retries=0)  # no check before training
     _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn")
     dense = cost(model)
@@ -124,20 +135,17 @@ def test_a_latency_round_measures_its_searched_rates_before_training_and_searche
     measurements instead of measuring again."""
     from dataclasses import replace
 
-    from compress.counting import count_model
     from compress.search import LatencyObjective
 
     model, splits = trained
+    cost, kept_cost = mac_cost(model, splits.input_shape)
     measured = []
-
-    def cost(m):
-        return count_model(m, splits.input_shape).structured_macs / 1e6
 
     def measure(m):
         measured.append(cost(m))
         return 1.1 * measured[-1]
 
-    objective = LatencyObjective(predict=cost, measure=measure, unit="M MACs")
+    objective = LatencyObjective(predict=cost, measure=measure, unit="M MACs", predict_kept=kept_cost)
     config = replace(CONFIG, target_rate=None, target_latency=2.0, rounds=1)
     with pytest.raises(Killed):
         autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn",

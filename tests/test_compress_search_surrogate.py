@@ -9,7 +9,6 @@ from compress.search import SearchConfig, Target, anneal, prepare, rescale
 from compress.search.annealing import _propose, _screened, random_values
 from compress.search.quick_eval import Evaluation
 from compress.search.surrogate import fit_ridge
-from test_compress_search_helpers import trained  # noqa: F401 (fixture)
 
 CONFIG = SearchConfig(candidates=30, progress=False, seed=0)
 

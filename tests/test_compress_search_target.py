@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from compress.models import build_model
 from compress.pruning import trace_structure
 from compress.search import ActionSpace, CostModel, Target, make_goal, rescale
-from test_compress_search_helpers import one_thread  # noqa: F401 (fixture)
 
 SHAPES = {"resnet20": (3, 32, 32), "small_cnn": (1, 8, 8)}
 _SPACES: dict = {}
