@@ -1,17 +1,38 @@
-"""The ``autocompress`` command line: one module per subcommand in ``autocompress.commands``."""
+"""The ``autocompress`` command line: one module per subcommand in ``autocompress.commands``.
+
+Error policy: a user error (bad path, file or value, unsupported model, missing or failing device) prints one
+line naming the problem and exits 2; anything else is a bug: one line saying so (the traceback with ``--debug``),
+exit 1.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import traceback
 
 # Each module defines HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = ("run", "train", "eval", "info", "prune", "search", "compress", "compile", "bench")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (problem and where to look), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exception types that mean bad input or a faulty device, not a bug."""
+    from codegen.errors import ToolchainError
+    from runtime.errors import AccuracyError, DeviceError
+
+    return ValueError, OSError, DeviceError, AccuracyError, ToolchainError
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="autocompress",
         description="Automatic structured pruning of CNNs (ADMM + purification) and compilation to static "
                     "ARM64/x86 binaries through Apache TVM. Run 'autocompress COMMAND --help' for each command.",
@@ -22,18 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP,
                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(cmd)
+        cmd.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
         cmd.set_defaults(handler=module.run)
     return parser
 
 
+def one_line(err: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, dispatch, and turn known user errors into one line on stderr."""
+    """Entry point: parse, dispatch, and apply the error policy above."""
     args = build_parser().parse_args(argv)
+    prog = f"autocompress {args.command}"
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"autocompress {args.command}: error: {err}", file=sys.stderr)
+    except user_errors() as err:
+        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  (anything else is a bug: say so)
+        if args.debug:
+            traceback.print_exc()
+        hint = "" if args.debug else "; rerun with --debug for the traceback"
+        print(f"{prog}: internal error (a bug, please report it): {type(err).__name__}: {one_line(err)}{hint}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

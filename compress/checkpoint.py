@@ -37,7 +37,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as err:
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"cannot read checkpoint {path}: corrupt or not a torch file ({first})") from None
     if not isinstance(data, dict):
@@ -48,7 +48,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 def state_dict_of(data: dict[str, Any]) -> dict[str, torch.Tensor]:
     """The state_dict inside a checkpoint dict, or the dict itself when it is a plain state_dict."""
     state = data.get("state_dict", data)
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError("checkpoint has no 'state_dict' and is not a plain state_dict of tensors")
     return state
 

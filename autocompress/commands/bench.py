@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from .argtypes import COUNT, POSITIVE, POSITIVE_INT
+
 HELP = ("Benchmark a compiled model directory on the host, under qemu-aarch64 (correctness only, marked "
         "emulated) or on an Android phone over adb. The output is checked against onnxruntime on the same "
         "input first; no latency is reported when it is off by more than --tolerance.")
@@ -12,12 +14,12 @@ HELP = ("Benchmark a compiled model directory on the host, under qemu-aarch64 (c
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", metavar="DIR", help="directory written by 'autocompress compile -o DIR'")
     parser.add_argument("--device", default="host", help="host, qemu, adb (the only phone) or adb:SERIAL")
-    parser.add_argument("--runs", type=int, default=10, help="timed runs")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs before timing")
-    parser.add_argument("--threads", type=int, default=1, help="threads for parallel kernels")
+    parser.add_argument("--runs", type=POSITIVE_INT, default=10, help="timed runs")
+    parser.add_argument("--warmup", type=COUNT, default=3, help="untimed runs before timing")
+    parser.add_argument("--threads", type=POSITIVE_INT, default=1, help="threads for parallel kernels")
     parser.add_argument("--pin", metavar="CPULIST", help="pin threads to these CPUs, e.g. 4-7 (taskset on adb)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random input")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="largest max abs error vs onnxruntime")
+    parser.add_argument("--seed", type=COUNT, default=0, help="seed of the random input")
+    parser.add_argument("--tolerance", type=POSITIVE, default=1e-4, help="largest max abs error vs onnxruntime")
     parser.add_argument("--json", action="store_true", help="print the full result as one JSON line")
 
 

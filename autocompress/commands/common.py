@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -16,6 +17,9 @@ from compress.restore import restore_model
 from compress.precision import PRECISIONS
 from compress.train import TrainConfig
 
+from .argtypes import (COUNT, FRACTION, NON_NEGATIVE, NUMBER, POSITIVE, POSITIVE_INT, WEIGHT,
+                       torch_device)
+
 
 def add_model_args(parser: argparse.ArgumentParser, default: str | None = "small_cnn") -> None:
     parser.add_argument("--model", default=default, choices=sorted(MODELS),
@@ -27,13 +31,13 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default="digits",
                         help="'digits' (embedded), a CIFAR-10 python folder, an image-folder tree or .tar/.tar.gz "
                              "of one (train/<class>/, test/<class>/), or an .npz")
-    parser.add_argument("--val-fraction", type=float, default=0.1, help="share of train held out for validation")
-    parser.add_argument("--seed", type=int, default=0, help="seed for splits, shuffling and initial weights")
+    parser.add_argument("--val-fraction", type=FRACTION, default=0.1, help="share of train held out for validation")
+    parser.add_argument("--seed", type=COUNT, default=0, help="seed for splits, shuffling and initial weights")
 
 
 def add_runtime_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
-    parser.add_argument(torch_flag, dest="device", default="cpu", help="torch device for training/evaluation: cpu or cuda")
+    parser.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: all cores)")
+    parser.add_argument(torch_flag, dest="device", default="cpu", type=torch_device, help="torch device for training/evaluation: cpu or cuda")
 
 
 def add_model_data_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
@@ -69,36 +73,36 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> N
 
     ``defaults``: a ``PruneConfig`` or ``CompressConfig`` (both have these fields); ``pruning_budget`` reads them back.
     """
-    parser.add_argument("--admm-epochs", type=int, default=defaults.admm_epochs,
+    parser.add_argument("--admm-epochs", type=COUNT, default=defaults.admm_epochs,
                         help="epochs of ADMM-regularised training (per round in 'compress')")
-    parser.add_argument("--retrain-epochs", type=int, default=defaults.retrain_epochs,
+    parser.add_argument("--retrain-epochs", type=COUNT, default=defaults.retrain_epochs,
                         help="epochs of masked retraining after hard pruning (per round in 'compress')")
-    parser.add_argument("--train-limit", type=int, default=None,
+    parser.add_argument("--train-limit", type=POSITIVE_INT, default=None,
                         help="images per epoch, a new sample of the whole training split every epoch (default: all)")
-    parser.add_argument("--eval-limit", type=int, default=None, help="report test accuracy on this many images")
-    parser.add_argument("--lr", type=float, default=defaults.train.lr,
+    parser.add_argument("--eval-limit", type=POSITIVE_INT, default=None, help="report test accuracy on this many images")
+    parser.add_argument("--lr", type=POSITIVE, default=defaults.train.lr,
                         help="learning rate: held during ADMM, cosine-decayed during retraining")
-    parser.add_argument("--batch-size", type=int, default=defaults.train.batch_size,
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=defaults.train.batch_size,
                         help="batch size of ADMM and retraining")
     add_precision_arg(parser)
     admm = defaults.admm
-    parser.add_argument("--rho", type=float, default=admm.rho,
+    parser.add_argument("--rho", type=NON_NEGATIVE, default=admm.rho,
                         help="initial ADMM penalty (default 0: derived from --lr, steps per update and --admm-pull)")
-    parser.add_argument("--admm-pull", type=float, default=admm.pull,
+    parser.add_argument("--admm-pull", type=POSITIVE, default=admm.pull,
                         help="automatic rho: the penalty's pull over the first update, lr/(1-momentum)*rho*steps")
-    parser.add_argument("--rho-growth", type=float, default=admm.rho_growth,
+    parser.add_argument("--rho-growth", type=POSITIVE, default=admm.rho_growth,
                         help="rho grows by this after each update until the residual is within --admm-tolerance")
-    parser.add_argument("--admm-tolerance", type=float, default=admm.tolerance,
+    parser.add_argument("--admm-tolerance", type=POSITIVE, default=admm.tolerance,
                         help="ADMM has converged when ||W - Z|| / ||W|| and the changed share of the kept set are "
                              "both below this")
-    parser.add_argument("--update-every-steps", type=int, default=admm.update_every_steps,
+    parser.add_argument("--update-every-steps", type=COUNT, default=admm.update_every_steps,
                         help="update Z and U every this many steps (default 0: after each epoch)")
-    parser.add_argument("--distill-weight", type=float, default=defaults.distill_weight,
+    parser.add_argument("--distill-weight", type=WEIGHT, default=defaults.distill_weight,
                         help="weight of knowledge distillation from the dense model in ADMM and retraining")
-    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature,
+    parser.add_argument("--distill-temperature", type=POSITIVE, default=defaults.distill_temperature,
                         help="softmax temperature of the distillation")
     parser.add_argument("--no-distill", action="store_true", help="no distillation (same as --distill-weight 0)")
-    parser.add_argument("--purify-tolerance", type=float, default=defaults.purify_tolerance,
+    parser.add_argument("--purify-tolerance", type=NUMBER, default=defaults.purify_tolerance,
                         help="validation-accuracy drop allowed for remnant removal; negative skips it")
 
 
@@ -126,6 +130,14 @@ def load_model(args: argparse.Namespace, splits: Splits | None = None) -> nn.Mod
     model, args.model = restore_model(args.weights, args.model, splits.num_classes if splits else None,
                                       splits.input_shape[0] if splits else None)
     return model
+
+
+def out_folder(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as an output folder; refused when it names an existing file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {path} is an existing file, not a folder; give a folder path")
+    return path
 
 
 def print_json(obj: object) -> None:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from .argtypes import POSITIVE_INT
+from .common import out_folder
+
 HELP = ("Compile a model with Apache TVM into one self-contained static executable (benchmark front included) "
         "for the host or ARM64 Linux/Android. Writes the executable, the ONNX used and compile.json to -o DIR.")
 
@@ -11,10 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from codegen import TARGET_NAMES
     from compress.models import MODELS
 
-    parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)} (omit with --onnx, or when --weights is our checkpoint)")
+    parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)}, or an .onnx file (same as "
+                                                 "--onnx); omit it when --weights is our checkpoint")
     parser.add_argument("--onnx", help="compile this ONNX file instead of a registry model (static input shape)")
     parser.add_argument("--weights", help="checkpoint or state_dict to load into the registry model")
-    parser.add_argument("--num-classes", type=int, default=10, help="classifier outputs of the registry model")
+    parser.add_argument("--num-classes", type=POSITIVE_INT, default=10, help="classifier outputs of the registry model")
     parser.add_argument("--target", default="host", choices=TARGET_NAMES,
                         help="host: native x86-64; linux-aarch64 / android-arm64: static ARM64 built with zig "
                              "(android-arm64 uses the NDK's clang when ANDROID_NDK_HOME is set)")
@@ -31,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codegen import compile_model
 
+    if args.model and args.model.endswith(".onnx") and not args.onnx:  # a file where a model name goes
+        args.model, args.onnx = None, args.model
+    out_folder(args.output, "-o/--output")
     if bool(args.model or args.weights) == bool(args.onnx):
         raise ValueError("give exactly one of MODEL (or --weights naming one) or --onnx FILE")
     if args.onnx and args.weights:

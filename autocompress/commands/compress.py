@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from compress.search import CompressConfig, autocompress
 
-from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, print_json,
-                     pruning_budget)
+from .argtypes import POSITIVE_INT
+from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, out_folder,
+                     print_json, pruning_budget)
 from .search import (add_latency_check_args, add_search_args, final_target, latency_checks, latency_target,
                      quick_config, search_config)
 
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser, torch_flag="--torch-device")
     add_search_args(parser)
     defaults = CompressConfig(target_rate=2.0)
-    parser.add_argument("--rounds", type=int, default=defaults.rounds, help="rounds; targets grow geometrically")
+    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults)
     add_latency_check_args(parser, defaults)
     add_run_args(parser, "compress")
@@ -28,9 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
     model = load_model(args, splits).eval()
-    out, objective = args.out or f"runs/compress-{args.model}", None
+    out, objective = out_folder(args.out or f"runs/compress-{args.model}"), None
     if args.target_latency:
-        objective, factor = latency_target(args, model, splits.input_shape, Path(out) / "latency")
+        objective, factor = latency_target(args, model, splits.input_shape, out / "latency")
         kind = "latency"
     else:
         kind, factor = final_target(args)

@@ -5,6 +5,7 @@ import argparse
 
 from compress.train import evaluate, setup_torch
 
+from .argtypes import POSITIVE_INT
 from .common import add_model_data_args, load_model, load_splits, print_json
 
 HELP = "Evaluate a model's accuracy on the test (or validation) split."
@@ -13,8 +14,8 @@ HELP = "Evaluate a model's accuracy on the test (or validation) split."
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser)
     parser.add_argument("--split", default="test", choices=("test", "val", "train"), help="which split to score")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--limit", type=int, default=None, help="score a fixed seeded subset of this many images")
+    parser.add_argument("--batch-size", type=POSITIVE_INT, default=256)
+    parser.add_argument("--limit", type=POSITIVE_INT, default=None, help="score a fixed seeded subset of this many images")
     parser.add_argument("--json", action="store_true", help="print one JSON object (accuracy as a fraction, n, loss)")
 
 

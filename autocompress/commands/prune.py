@@ -8,8 +8,9 @@ from pathlib import Path
 from compress.pruning.api import METHODS, PruneConfig, prune
 from compress.pruning.plan import LayerRate
 
+from .argtypes import FACTOR, FRACTION
 from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_scheme_arg, load_model,
-                     load_splits, print_json, pruning_budget)
+                     load_splits, out_folder, print_json, pruning_budget)
 
 HELP = ("Prune a trained model (ADMM or one-shot magnitude, then masked retraining), purify and compact it; "
         "writes model.pt (compacted), model.onnx, structure.json, report.json and report.md.")
@@ -19,12 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser)
     add_scheme_arg(parser)
     parser.add_argument("--method", default="admm", choices=list(METHODS))
-    parser.add_argument("--rate", type=float, help="uniform rate of the scheme (both rates for filter+column)")
-    parser.add_argument("--filter-rate", type=float, help="uniform filter rate on every conv")
-    parser.add_argument("--column-rate", type=float, help="uniform column rate on every conv")
+    parser.add_argument("--rate", type=FRACTION, help="uniform rate of the scheme (both rates for filter+column)")
+    parser.add_argument("--filter-rate", type=FRACTION, help="uniform filter rate on every conv")
+    parser.add_argument("--column-rate", type=FRACTION, help="uniform column rate on every conv")
     parser.add_argument("--rates", help="per-layer rates, JSON text or a .json file: {layer: rate | [filter, column] | "
                                         "{filter, column, weight}}; residual groups take their smallest filter rate")
-    parser.add_argument("--target", type=float, help="compression target (e.g. 4): picks the uniform rate")
+    parser.add_argument("--target", type=FACTOR, help="compression target (e.g. 4): picks the uniform rate")
     add_pruning_budget_args(parser, PruneConfig())
     parser.add_argument("--no-export", action="store_true", help="skip model.onnx and structure.json")
     add_run_args(parser, "prune")
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     splits = load_splits(args)
     model = load_model(args, splits)
-    out = Path(args.out or f"runs/prune-{args.model}")
+    out = out_folder(args.out or f"runs/prune-{args.model}")
     _, report = prune(model, splits, config, arch=args.model, run_dir=out, resume=args.resume)
     if args.json:
         print_json(report)

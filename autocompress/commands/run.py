@@ -6,7 +6,9 @@ import argparse
 from autocompress.pipeline import RunConfig, run_pipeline
 from compress.search import CompressConfig
 
-from .common import add_data_args, add_model_args, add_pruning_budget_args, add_run_args, print_json, pruning_budget
+from .argtypes import COUNT, POSITIVE_INT, torch_device
+from .common import (add_data_args, add_model_args, add_pruning_budget_args, add_run_args, out_folder, print_json,
+                     pruning_budget)
 from .search import add_latency_check_args, add_search_args, latency_checks, latency_steps, quick_config, search_config
 
 HELP = ("The whole job: train a baseline (or take --weights), compress it in rounds of growing targets, compile "
@@ -18,18 +20,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = RunConfig()
     add_model_args(parser, default=defaults.model)
     add_data_args(parser)
-    parser.add_argument("--baseline-epochs", type=int, default=defaults.baseline_epochs,
+    parser.add_argument("--baseline-epochs", type=COUNT, default=defaults.baseline_epochs,
                         help="epochs of the baseline trained when --weights is not given")
     add_search_args(parser, required=False, device=False)
-    parser.add_argument("--rounds", type=int, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
+    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults.compress)
     add_latency_check_args(parser, defaults.compress)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
     parser.add_argument("--device", default=defaults.device,
                         help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")
-    parser.add_argument("--runs", type=int, default=defaults.runs, help="timed runs per binary")
-    parser.add_argument("--threads", type=int, default=defaults.threads, help="threads of the binary")
-    parser.add_argument("--torch-device", default=defaults.torch_device, help="where training runs: cpu or cuda")
+    parser.add_argument("--runs", type=POSITIVE_INT, default=defaults.runs, help="timed runs per binary")
+    parser.add_argument("--threads", type=POSITIVE_INT, default=defaults.threads, help="threads of the binary")
+    parser.add_argument("--torch-device", default=defaults.torch_device, type=torch_device, help="where training runs: cpu or cuda")
     add_run_args(parser, "run")
 
 
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                        compress=compress, target=args.target, device=args.device, runs=args.runs,
                        threads=args.threads, seed=args.seed, torch_device=args.torch_device,
                        latency_goal=args.target_latency, latency_steps=latency_steps(args))
-    out = args.out or f"runs/run-{args.model}"
+    out = out_folder(args.out or f"runs/run-{args.model}")
     report = run_pipeline(config, out, resume=args.resume)
     if args.json:
         print_json(report)

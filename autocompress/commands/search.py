@@ -9,6 +9,7 @@ import torch
 from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, Target, search
 from compress.search.annealing import METHODS
 
+from .argtypes import COUNT, FACTOR, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from .common import add_model_data_args, add_run_args, add_scheme_arg, load_model, load_splits, print_json
 
 HELP = ("Search per-layer pruning rates (simulated annealing over quick evaluations on the validation split) "
@@ -20,8 +21,8 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     comes from ``add_run_args``); ``device`` adds --device, the device a latency goal is measured on ('run'
     has its own)."""
     target = parser.add_mutually_exclusive_group(required=required)
-    target.add_argument("--target-rate", type=float, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
-    target.add_argument("--target-macs", type=float, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
+    target.add_argument("--target-rate", type=FACTOR, help="conv+fc weight compression to reach, e.g. 4 (= 4x)")
+    target.add_argument("--target-macs", type=FACTOR, help="MAC reduction to reach, e.g. 2 (= 2x fewer MACs)")
     target.add_argument("--target-latency", metavar="COST",
                         help="latency to reach on --device, e.g. 2.5ms (host, adb); on qemu an emulated AArch64 "
                              "instruction count such as 3.2M. The search predicts it from a per-layer latency table "
@@ -36,30 +37,30 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
                                  "adb[:SERIAL]; the torch device is --torch-device")
     add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
-    parser.add_argument("--candidates", type=int, default=s.candidates, help="annealing steps (one candidate each)")
+    parser.add_argument("--candidates", type=POSITIVE_INT, default=s.candidates, help="annealing steps (one candidate each)")
     parser.add_argument("--search-method", choices=METHODS, default=s.method,
                         help="annealing (the method), or a baseline: random (as many random candidates), uniform "
                              "(one rate for every layer, scaled to the target)")
-    parser.add_argument("--screen", type=int, default=s.screen,
+    parser.add_argument("--screen", type=POSITIVE_INT, default=s.screen,
                         help="neighbours proposed per annealing step; a ridge fit of score on the rates, learnt from "
                              "the candidates evaluated so far, picks the one to evaluate (1: plain annealing)")
-    parser.add_argument("--t-start", type=float, default=s.t_start, help="initial temperature, in accuracy units")
-    parser.add_argument("--t-stop", type=float, default=s.t_stop, help="final temperature (stop threshold)")
-    parser.add_argument("--max-rate", type=float, default=s.max_rate, help="largest per-layer rate")
-    parser.add_argument("--min-kept", type=int, default=s.min_kept, help="filters/columns every layer keeps")
-    parser.add_argument("--search-seed", type=int, default=s.seed, help="seed of the annealing")
-    parser.add_argument("--val-images", type=int, default=q.val_images, help="validation images per candidate")
-    parser.add_argument("--recal-batches", type=int, default=q.recalibrate_batches,
+    parser.add_argument("--t-start", type=POSITIVE, default=s.t_start, help="initial temperature, in accuracy units")
+    parser.add_argument("--t-stop", type=POSITIVE, default=s.t_stop, help="final temperature (stop threshold)")
+    parser.add_argument("--max-rate", type=FRACTION, default=s.max_rate, help="largest per-layer rate")
+    parser.add_argument("--min-kept", type=POSITIVE_INT, default=s.min_kept, help="filters/columns every layer keeps")
+    parser.add_argument("--search-seed", type=COUNT, default=s.seed, help="seed of the annealing")
+    parser.add_argument("--val-images", type=POSITIVE_INT, default=q.val_images, help="validation images per candidate")
+    parser.add_argument("--recal-batches", type=COUNT, default=q.recalibrate_batches,
                         help="training batches for BatchNorm recalibration per candidate (0: off)")
 
 
 def add_latency_check_args(parser: argparse.ArgumentParser, defaults: CompressConfig) -> None:
     """How a latency-targeted round checks its searched rates on the device before training ('compress', 'run')."""
-    parser.add_argument("--latency-retries", type=int, default=defaults.latency_retries,
+    parser.add_argument("--latency-retries", type=COUNT, default=defaults.latency_retries,
                         help="with --target-latency: the searched rates are built and measured before training; "
                              "when they miss the goal, search again aiming further, at most this many times "
                              "(0: no check)")
-    parser.add_argument("--latency-check-tolerance", type=float, default=defaults.latency_check_tolerance,
+    parser.add_argument("--latency-check-tolerance", type=NON_NEGATIVE, default=defaults.latency_check_tolerance,
                         help="a measured cost up to goal * (1 + this) passes the check")
 
 

@@ -4,23 +4,26 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import asdict, fields
-from pathlib import Path
 
 from compress.checkpoint import save_checkpoint
-from compress.train import TrainConfig, evaluate, setup_torch, train
+from compress.train import SCHEDULES, TrainConfig, evaluate, setup_torch, train
 
-from .common import add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, print_json
+from .argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT
+from .common import (add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, out_folder,
+                     print_json)
 
+FLAG_TYPES = {"epochs": COUNT, "lr": POSITIVE, "momentum": FRACTION, "weight_decay": NON_NEGATIVE,
+              "batch_size": POSITIVE_INT, "label_smoothing": FRACTION, "warmup_epochs": NON_NEGATIVE,
+              "train_limit": POSITIVE_INT}  # the TrainConfig fields with a flag of their own
 HELP = "Train (or fine-tune from --weights) a model; writes last.pt every epoch and model.pt + report.json at the end."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser)
     defaults = TrainConfig()
-    for name in ("epochs", "lr", "momentum", "weight_decay", "batch_size", "label_smoothing", "warmup_epochs",
-                 "train_limit", "schedule"):
-        kind = type(getattr(defaults, name)) if getattr(defaults, name) is not None else int
+    for name, kind in FLAG_TYPES.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name))
+    parser.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES)
     add_precision_arg(parser)
     add_run_args(parser, "train", resume="continue from OUT/last.pt")
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args, splits)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if hasattr(args, f.name)}, progress=not args.no_progress)
-    out = Path(args.out or f"runs/train-{args.model}")
+    out = out_folder(args.out or f"runs/train-{args.model}")
     meta = {"arch": args.model, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
     history = train(model, splits, config, run_dir=out, resume=args.resume, extra=meta)
     test = evaluate(model, splits.loader("test", 256, device=config.device), config.device)

@@ -21,6 +21,8 @@ class ArrayDataset:
         if self.y.shape != (len(self.x),):
             raise DataError(f"labels must have shape ({len(self.x)},), got {self.y.shape}")
         self.y = self.y.astype(np.int64)
+        if len(self.y) and self.y.min() < 0:
+            raise DataError(f"labels must be class indices >= 0, got {self.y.min()}")
 
     def __len__(self) -> int:
         return len(self.y)

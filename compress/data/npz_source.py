@@ -19,7 +19,10 @@ def _dataset(arrays: dict, xkey: str, ykey: str, path: Path) -> ArrayDataset:
         x = x[..., None]
     if x.dtype != np.uint8:
         raise DataError(f"{path}: '{xkey}' must be uint8 (N, H, W, C), got {x.dtype} {x.shape}")
-    return ArrayDataset(x, np.asarray(arrays[ykey]))
+    try:
+        return ArrayDataset(x, np.asarray(arrays[ykey]))
+    except DataError as err:
+        raise DataError(f"{path}: {err}") from None
 
 
 def load_npz(path: Path) -> tuple[ArrayDataset | None, ArrayDataset]:
