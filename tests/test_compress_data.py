@@ -58,6 +58,24 @@ def test_image_folder_and_tar_agree_and_tar_extracts_once(tmp_path):
     assert next(cache.glob("*/manifest.json")).stat().st_mtime_ns == stamp
 
 
+def test_archives_alike_but_for_their_pixels_never_share_a_cache_entry(tmp_path):
+    """Same member names, sizes and modification times, different pixels (BMP: size fixed by the shape)."""
+    cache, loaded = tmp_path / "cache", []
+    for red in (10, 200):
+        archive = tmp_path / f"set-{red}" / "tree.tar"
+        archive.parent.mkdir()
+        with tarfile.open(archive, "w") as tar:
+            for split in ("train", "test"):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), (red, 0, 0)).save(image, format="BMP")
+                info = tarfile.TarInfo(f"tree/{split}/cat/0.bmp")
+                info.size, info.mtime = image.tell(), 1_600_000_000
+                tar.addfile(info, io.BytesIO(image.getvalue()))
+        loaded.append(load_data(archive, val_fraction=0.0, cache_dir=cache))
+    assert [int(s.test.x[0, 0, 0, 0]) for s in loaded] == [10, 200]
+    assert len(list(cache.glob("decoded-*.npz"))) == 2
+
+
 def test_tar_member_escaping_the_target_is_refused(tmp_path):
     archive = tmp_path / "evil.tar"
     with tarfile.open(archive, "w") as tar:

@@ -1,7 +1,8 @@
 """Image-folder trees (``train/<class>/*``, ``test/<class>/*``) given as a folder or a ``.tar``/``.tar.gz``.
 
 An archive is extracted once into the cache (tarfile's ``filter="data"``: nothing lands outside the target),
-verified against a manifest, and the decoded images are cached as an ``.npz`` next to it.
+verified against a manifest, and the decoded images are cached as an ``.npz`` keyed on every image's path and
+content hash.
 """
 from __future__ import annotations
 
@@ -97,11 +98,12 @@ def _decode(split: Path, classes: list[str], desc: str) -> ArrayDataset:
 
 
 def _tree_key(root: Path) -> str:
+    """The decoded cache's key: each image's relative path and content hash, so trees that differ in any pixel
+    never share an entry, whatever their names, sizes and modification times."""
     digest = hashlib.sha256()
     for path in _image_files(root):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+        digest.update(f"{path.relative_to(root)}:{_sha256(path)}\n".encode())
+    return digest.hexdigest()[:32]
 
 
 def load_image_tree(path: Path, cache_dir: Path | None = None) -> tuple[ArrayDataset, ArrayDataset, list[str]]:
