@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -16,7 +15,9 @@ from torch import nn
 from compress.checkpoint import save_checkpoint
 from compress.counting import count_model
 from compress.data import Splits, load_data
+from compress.files import write_json
 from compress.restore import restore_model
+from compress.run_folder import record_config
 from compress.search import CompressConfig, autocompress
 from compress.train import TrainConfig, evaluate, train
 
@@ -47,16 +48,12 @@ def step(index: int, total: int, text: str) -> None:
     print(f"[{index}/{total}] {text}", file=sys.stderr, flush=True)
 
 
-def baseline(config: RunConfig, splits: Splits, out: Path, resume: bool) -> tuple[nn.Module, str]:
-    """The trained model to compress: ``config.weights``, or a baseline trained (and checkpointed) here."""
-    if config.weights:
-        return restore_model(config.weights, config.model, splits.num_classes, splits.input_shape[0])
-    model, arch = restore_model(None, config.model, splits.num_classes, splits.input_shape[0])
+def train_baseline(model: nn.Module, arch: str, config: RunConfig, splits: Splits, out: Path, resume: bool) -> None:
+    """Train the baseline in place, checkpointed in ``out/baseline``."""
     meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
     train_config = TrainConfig(epochs=config.baseline_epochs, seed=config.seed, device=config.torch_device)
     train(model, splits, train_config, run_dir=out / "baseline", resume=resume, extra=meta)
     save_checkpoint(out / "baseline" / "model.pt", {**meta, "state_dict": model.state_dict()})
-    return model.cpu(), arch
 
 
 def compile_and_bench(models: dict[str, nn.Module], config: RunConfig, input_shape: tuple, out: Path) -> dict:
@@ -91,12 +88,18 @@ def _latency_target(config: RunConfig, arch: str, dense: nn.Module, splits: Spli
 
 
 def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> dict:
-    """Run the whole job into ``out``; returns the report (also written as report.json/.md and plots)."""
+    """Run the whole job into ``out``; returns the report (also written as report.json/.md and plots).
+
+    The data and ``config.weights`` are loaded before ``out`` is created, so bad inputs leave nothing behind.
+    """
     out, t0 = Path(out), time.time()
-    out.mkdir(parents=True, exist_ok=True)
     splits = load_data(config.data, seed=config.seed)
+    dense, arch = restore_model(config.weights, config.model, splits.num_classes, splits.input_shape[0])
+    record_config(out, asdict(config))
     step(1, 5, f"baseline {config.model} on {splits.source}")
-    dense, arch = baseline(config, splits, out, resume)
+    if not config.weights:
+        train_baseline(dense, arch, config, splits, out, resume)
+    dense = dense.cpu()
     dense_test = evaluate(dense.eval(), splits.loader("test", 256))["accuracy"]
     config.compress.train.device = config.torch_device
     objective = table = None
@@ -120,7 +123,7 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
         "predicted_layer_cost": table.predict_layers(small, (1, *splits.input_shape)) if table else None,
         "seconds": time.time() - t0,
     }
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    write_json(out / "report.json", report)
     write_report(report, out)
     step(5, 5, f"done in {report['seconds']:.0f} s: {out / 'report.md'}")
     return report

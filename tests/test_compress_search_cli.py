@@ -1,6 +1,8 @@
 """The 'search' and 'compress' subcommands: registered, one library call each, errors on one line."""
 import json
 
+import pytest
+
 from autocompress.cli import COMMANDS, main
 
 
@@ -36,8 +38,9 @@ def test_screen_reaches_the_search_log(capsys, tmp_path):
                  "--recal-batches", "1", "--no-progress", "--threads", "1", "--log", str(log)])
     assert code == 0
     assert json.loads(log.read_text().splitlines()[0])["config"]["screen"] == 3
-    assert main(["search", "--target-rate", "3", "--screen", "0"]) == 2
-    assert "screen 0 must be >= 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # refused when the flags are parsed
+        main(["search", "--target-rate", "3", "--screen", "0"])
+    assert refused.value.code == 2 and "argument --screen: 0 is not an integer >= 1" in capsys.readouterr().err
 
 
 def test_search_method_uniform_gives_one_rate_per_kind(capsys):

@@ -14,6 +14,7 @@ from compress.models import MODELS
 from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
 from compress.restore import restore_model
+from compress.run_folder import CONFIG_FILE, config_changes, recorded_config
 from compress.precision import PRECISIONS
 from compress.train import TrainConfig
 
@@ -53,6 +54,9 @@ def add_run_args(parser: argparse.ArgumentParser, command: str | None,
     """--out (when ``command`` names the default folder runs/COMMAND-MODEL), --resume, --no-progress, --json."""
     if command:
         parser.add_argument("--out", default=None, help=f"run folder (default: runs/{command}-MODEL)")
+        parser.add_argument("--overwrite", action="store_true", help="replace the finished run in OUT")
+        parser.add_argument("--allow-config-change", action="store_true",
+                            help="with --resume: continue although the flags differ from OUT/config.json")
     parser.add_argument("--resume", action="store_true", help=resume)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -138,6 +142,29 @@ def out_folder(path: str | Path, flag: str = "--out") -> Path:
     if path.exists() and not path.is_dir():
         raise ValueError(f"{flag} {path} is an existing file, not a folder; give a folder path")
     return path
+
+
+def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any]) -> bool:
+    """Check the run folder ``path`` against the flags before any work; returns whether to resume.
+
+    Refused: a file; a finished run (report.json) without --resume or --overwrite; --resume with another
+    configuration than the recorded one, unless --allow-config-change. With nothing to resume, says so and starts.
+    """
+    out = out_folder(path)
+    if not args.resume:
+        if (out / "report.json").is_file() and not args.overwrite:
+            raise ValueError(f"{out} holds a finished run; pass --resume to continue it, --overwrite to replace it, "
+                             "or another --out")
+        return False
+    recorded = recorded_config(out)
+    if recorded is None and not (out.is_dir() and any(out.iterdir())):
+        print(f"autocompress {args.command}: nothing to resume in {out}; starting a new run", file=sys.stderr)
+        return False
+    changes = [] if recorded is None or args.allow_config_change else config_changes(recorded, config)
+    if changes:
+        raise ValueError(f"--resume with other settings than {out / CONFIG_FILE} ({'; '.join(changes)}); rerun with "
+                         "the recorded settings, pass --allow-config-change, or use another --out")
+    return True
 
 
 def print_json(obj: object) -> None:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 
 from autocompress.pipeline import RunConfig, run_pipeline
 from compress.search import CompressConfig
 
 from .argtypes import COUNT, POSITIVE_INT, torch_device
-from .common import (add_data_args, add_model_args, add_pruning_budget_args, add_run_args, out_folder, print_json,
+from .common import (add_data_args, add_model_args, add_pruning_budget_args, add_run_args, open_run, print_json,
                      pruning_budget)
 from .search import add_latency_check_args, add_search_args, latency_checks, latency_steps, quick_config, search_config
 
@@ -47,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
                        compress=compress, target=args.target, device=args.device, runs=args.runs,
                        threads=args.threads, seed=args.seed, torch_device=args.torch_device,
                        latency_goal=args.target_latency, latency_steps=latency_steps(args))
-    out = out_folder(args.out or f"runs/run-{args.model}")
-    report = run_pipeline(config, out, resume=args.resume)
+    out = args.out or f"runs/run-{args.model}"
+    report = run_pipeline(config, out, resume=open_run(args, out, asdict(config)))
     if args.json:
         print_json(report)
         return 0

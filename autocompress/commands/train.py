@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import asdict, fields
+from pathlib import Path
 
 from compress.checkpoint import save_checkpoint
+from compress.files import write_json
+from compress.run_folder import record_config
 from compress.train import SCHEDULES, TrainConfig, evaluate, setup_torch, train
 
 from .argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT
-from .common import (add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, out_folder,
+from .common import (add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, open_run,
                      print_json)
 
 FLAG_TYPES = {"epochs": COUNT, "lr": POSITIVE, "momentum": FRACTION, "weight_decay": NON_NEGATIVE,
@@ -34,16 +36,20 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args, splits)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if hasattr(args, f.name)}, progress=not args.no_progress)
-    out = out_folder(args.out or f"runs/train-{args.model}")
+    out = Path(args.out or f"runs/train-{args.model}")
+    settings = {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
+                **asdict(config)}
+    resume = open_run(args, out, settings)
+    record_config(out, settings)
     meta = {"arch": args.model, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
-    history = train(model, splits, config, run_dir=out, resume=args.resume, extra=meta)
+    history = train(model, splits, config, run_dir=out, resume=resume, extra=meta)
     test = evaluate(model, splits.loader("test", 256, device=config.device), config.device)
     report = {**meta, "data": splits.source, "config": asdict(config), "history": history,
               "test_accuracy": test["accuracy"], "test_n": test["n"],
               "train_seconds": sum(h["seconds"] for h in history)}
     save_checkpoint(out / "model.pt", {**meta, "state_dict": model.state_dict(), "metrics": {"test": test},
                                        "config": asdict(config)})
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    write_json(out / "report.json", report)
     if args.json:
         print_json(report)
     else:

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..data import Splits
+from ..run_folder import record_config
 from ..train import TrainConfig
 from .accounting import compression_stats, rates_for_target
 from .admm import AdmmConfig, describe
@@ -55,6 +56,9 @@ class PruneConfig:
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; expected one of: {', '.join(METHODS)}")
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 def resolve_rates(model: nn.Module, structure, config: PruneConfig) -> tuple[dict[str, LayerRate], float | None]:
     """Per-layer rates from the config: target -> uniform rate, uniform rate, then per-layer overrides."""
@@ -74,11 +78,13 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
 
     The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from a
     copy of the input model. With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``,
-    ``retrain/last.pt``) and ``resume=True`` continues a killed run; the results land in ``model.pt``,
-    ``model.onnx``, ``structure.json``, ``report.json`` and ``report.md``.
+    ``retrain/last.pt``) and ``resume=True`` continues a killed run; ``config.json`` records the config, and the
+    results land in ``model.pt``, ``model.onnx``, ``structure.json``, ``report.json`` and ``report.md``.
     """
     t0 = time.time()
     run_dir = Path(run_dir) if run_dir else None
+    if run_dir:
+        record_config(run_dir, config.to_dict())
     dense = copy.deepcopy(model).cpu()
     work = copy.deepcopy(model).to(config.train.device)
     structure = trace_structure(work, splits.input_shape)
@@ -92,17 +98,11 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
         "accuracy": pruned.accuracy, "admm": pruned.admm, "compaction_max_abs_difference": pruned.difference,
         "stats": compression_stats(dense, pruned.model.cpu(), splits.input_shape),
         "purification": pruned.purification, "history": pruned.history, "seconds": time.time() - t0,
-        "config": _config_dict(config),
+        "config": config.to_dict(),
     }
     if run_dir:
         write_run(run_dir, pruned.model, pruned.record, report, splits, arch, export=config.export)
     return pruned.model, report
-
-
-def _config_dict(config: PruneConfig) -> dict:
-    data = asdict(config)
-    data["rates"] = {k: asdict(v) for k, v in config.rates.items()}
-    return data
 
 
 def write_run(run_dir: Path, small: nn.Module, record: dict, report: dict, splits: Splits, arch: str | None,

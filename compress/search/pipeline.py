@@ -33,6 +33,7 @@ from ..data import Splits
 from ..pruning.admm import AdmmConfig
 from ..pruning.compaction import compose_records
 from ..pruning.projection import check_scheme
+from ..run_folder import record_config
 from ..train import TrainConfig
 from .annealing import SearchConfig
 from .quick_eval import QuickEvalConfig
@@ -124,7 +125,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
         if objective is None:
             raise ValueError("target_latency needs a latency callable (model -> time)")
         reference = objective.predict(copy.deepcopy(dense).to(config.train.device))
-    (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+    record_config(out, config.to_dict())
     current, record, rounds = dense, {}, []
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"

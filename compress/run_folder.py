@@ -1,0 +1,43 @@
+"""A run folder's configuration record, ``config.json``: written when a run starts, compared when it resumes.
+
+>>> record_config(out, config.to_dict())
+>>> config_changes(recorded_config(out), other.to_dict())    # ['train.lr: 0.01 -> 0.1']
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .files import write_json
+
+CONFIG_FILE = "config.json"
+NOT_RESULTS = frozenset({"progress", "threads"})  # settings that do not change what a run computes
+
+
+def record_config(folder: str | Path, config: dict[str, Any]) -> Path:
+    """Write ``config`` as ``folder/config.json`` (atomically; the folder is created)."""
+    return write_json(Path(folder) / CONFIG_FILE, config)
+
+
+def recorded_config(folder: str | Path) -> dict[str, Any] | None:
+    """The configuration recorded in ``folder``, or None when it has none."""
+    path = Path(folder) / CONFIG_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    leaves: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in NOT_RESULTS:
+            leaves |= _leaves(value, f"{prefix}.{key}" if prefix else str(key))
+    return leaves
+
+
+def config_changes(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"key: old -> new"`` for every setting (nested keys dotted) that differs, those in NOT_RESULTS aside."""
+    old, new = _leaves(recorded), _leaves(json.loads(json.dumps(current, default=str)))
+    return [f"{key}: {old.get(key, '(unset)')} -> {new.get(key, '(unset)')}"
+            for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
