@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from compress.files import atomic_path, write_text  # noqa: E402
+
 
 def _layer_rows(report: dict) -> list[dict]:
     """Per layer: filters and columns kept (fractions of the dense layer), MACs before/after, and the cost of the
@@ -51,9 +53,7 @@ def plot_layers(rows: list[dict], path: Path) -> None:
     bottom.set_ylabel("MMACs per image")
     bottom.legend()
     bottom.set_xticks(list(x), names, rotation=70, fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_rounds(report: dict, path: Path) -> None:
@@ -67,8 +67,13 @@ def plot_rounds(report: dict, path: Path) -> None:
     ax.set_xlabel("compression (dense / nonzero conv+fc weights)")
     ax.set_ylabel("accuracy")
     ax.legend()
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -120,4 +125,4 @@ def write_report(report: dict, out: Path) -> None:
     """report.md, layers.png and rounds.png into ``out``."""
     plot_layers(_layer_rows(report), out / "layers.png")
     plot_rounds(report, out / "rounds.png")
-    (out / "report.md").write_text(render_markdown(report))
+    write_text(out / "report.md", render_markdown(report))

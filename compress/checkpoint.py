@@ -6,7 +6,6 @@ A plain ``state_dict`` file (like the shared pretrained ResNets) is accepted whe
 """
 from __future__ import annotations
 
-import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .files import atomic_path
+
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, corrupt or does not fit the model."""
@@ -22,12 +23,9 @@ class CheckpointError(ValueError):
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically (a killed run never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from ..files import atomic_path, write_json
 from .arrays import ArrayDataset
 from .errors import DataError
 
@@ -71,7 +72,7 @@ def extract_archive(archive: Path, cache_dir: Path) -> Path:
     except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         shutil.rmtree(target, ignore_errors=True)
         raise DataError(f"{archive}: corrupt or unreadable archive ({err})") from None
-    manifest.write_text(json.dumps({"sha256": sha, "images": len(_image_files(target / "tree"))}))
+    write_json(manifest, {"sha256": sha, "images": len(_image_files(target / "tree"))})
     return target / "tree"
 
 
@@ -122,8 +123,6 @@ def load_image_tree(path: Path, cache_dir: Path | None = None) -> tuple[ArrayDat
         with np.load(cached, allow_pickle=False) as f:
             return ArrayDataset(f["x_train"], f["y_train"]), ArrayDataset(f["x_test"], f["y_test"]), classes
     train, test = _decode(root / "train", classes, "decode train"), _decode(root / "test", classes, "decode test")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp.npz")
-    np.savez(tmp, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y)
-    os.replace(tmp, cached)
+    with atomic_path(cached) as tmp:
+        np.savez(tmp, x_train=train.x, y_train=train.y, x_test=test.x, y_test=test.y)
     return train, test, classes

@@ -9,7 +9,6 @@ purify -> compact -> account, with a run folder that a killed run resumes from.
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from torch import nn
 
 from ..checkpoint import save_checkpoint
 from ..data import Splits
+from ..files import write_json, write_text
 from ..run_folder import record_config
 from ..train import TrainConfig
 from .accounting import compression_stats, rates_for_target
@@ -115,8 +115,8 @@ def write_run(run_dir: Path, small: nn.Module, record: dict, report: dict, split
     if export:
         export_onnx(small, splits.input_shape, run_dir / "model.onnx")
         write_sidecar(run_dir / "structure.json", small, record, arch or "", splits.input_shape, run_dir / "model.onnx")
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    (run_dir / "report.md").write_text(report_markdown(report))
+    write_json(run_dir / "report.json", report)
+    write_text(run_dir / "report.md", report_markdown(report))
 
 
 def report_markdown(report: dict) -> str:

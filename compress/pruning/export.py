@@ -9,7 +9,6 @@ dense model were kept (the compaction record). Codegen reads it to build column-
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -17,22 +16,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..files import atomic_path, write_json
+
 OPSET = 17
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | Path, opset: int = OPSET) -> Path:
     """Export ``model`` (eval mode, batch dimension dynamic) with the TorchScript-based exporter."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the legacy-exporter notice and Slice constant-folding notes
-            torch.onnx.export(model, (torch.zeros(1, *input_shape, device=device),), str(path), opset_version=opset,
-                              dynamo=False, input_names=["input"], output_names=["logits"],
-                              dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+            with atomic_path(path) as tmp:
+                torch.onnx.export(model, (torch.zeros(1, *input_shape, device=device),), str(tmp),
+                                  opset_version=opset, dynamo=False, input_names=["input"], output_names=["logits"],
+                                  dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     finally:
         model.train(was_training)
     return path
@@ -99,5 +100,5 @@ def write_sidecar(path: str | Path, model: nn.Module, record: dict, arch: str, i
             layers[name]["onnx_weight"] = init
     data = {"arch": arch, "input_shape": list(input_shape), "onnx_opset": OPSET, "layers": layers,
             "compaction": record}
-    path.write_text(json.dumps(data, indent=1))
+    write_json(path, data, indent=1)
     return path

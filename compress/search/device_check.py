@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..files import write_json
 from ..pruning.compaction import purify_and_compact
 from ..pruning.plan import LayerRate, layer_weights, project_masks
 from ..pruning.structure import Structure
@@ -63,7 +64,7 @@ def search_checked(search: SearchFn, model: nn.Module, target: Target, goal: flo
             record = {"key": key, "aim": target.factor, "predicted": float(latency.predict(small)),
                       "measured": float(latency.measure(small)), "goal": goal, "unit": latency.unit}
         checks.append(record)
-        log.write_text(json.dumps(checks, indent=1))
+        write_json(log, checks, indent=1)
         if record["measured"] <= goal * (1.0 + tolerance) or attempt == retries:
             break
         target = replace(target, factor=target.reference / goal * record["measured"] / record["predicted"])

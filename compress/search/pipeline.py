@@ -30,6 +30,7 @@ from torch import nn
 from ..checkpoint import save_checkpoint
 from ..counting import count_model
 from ..data import Splits
+from ..files import write_json, write_text
 from ..pruning.admm import AdmmConfig
 from ..pruning.compaction import compose_records
 from ..pruning.projection import check_scheme
@@ -140,7 +141,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
         current, record = small.cpu(), compose_records(record, step_record)
         if objective is not None and "latency" not in report:
             report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)
-            (run_dir / "round.json").write_text(json.dumps(report, indent=2, default=str))
+            write_json(run_dir / "round.json", report)
         rounds.append(report)
     meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
     report = {**meta, "data": splits.source, "scheme": config.scheme, "target": {"kind": kind, "factor": final},
@@ -151,6 +152,6 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
               "seconds": time.time() - t0, "config": config.to_dict()}
     save_checkpoint(out / "model.pt", {**meta, "state_dict": current.state_dict(), "structure": record,
                                        "metrics": report["final"], "config": report["config"]})
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.md").write_text(run_markdown(report))
+    write_json(out / "report.json", report)
+    write_text(out / "report.md", run_markdown(report))
     return current.eval(), report

@@ -9,7 +9,6 @@ every search step and every training epoch (progress, or a test's simulated kill
 from __future__ import annotations
 
 import copy
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,6 +19,7 @@ from torch import nn
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..counting import ModelCount, count_model
 from ..data import Splits
+from ..files import write_json, write_text
 from ..pruning.compaction import replay
 from ..pruning.sequence import prune_sequence
 from ..pruning.structure import Structure
@@ -116,8 +116,8 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
     small = small.cpu()
     save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": record,
                                             "metrics": {k: report[k] for k in ("compression_rate", "val_accuracy")}})
-    (run_dir / "round.json").write_text(json.dumps(report, indent=2, default=str))
-    (run_dir / "round.md").write_text(round_markdown(report))
+    write_json(run_dir / "round.json", report)
+    write_text(run_dir / "round.md", round_markdown(report))
     if callback is not None:
         callback({"phase": "round-done", "round": index})
     return small, record, report

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..files import write_text
+
 
 def read_records(path: Path) -> list[dict]:
     """The complete JSON lines of ``path`` (a torn last line is skipped)."""
@@ -57,7 +59,7 @@ class SearchLog:
             self.steps = [r for r in records if r.get("kind") == "step"]
         # rewrite what is trusted: the header and the complete step lines (drops a torn line and old finals)
         lines = [header] + self.steps
-        self.path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+        write_text(self.path, "".join(json.dumps(r) + "\n" for r in lines))
 
     def replayed(self, step: int) -> dict | None:
         """The logged record of ``step`` when resuming, else None."""
