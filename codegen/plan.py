@@ -80,7 +80,7 @@ class Plan:
     def add_constant(self, const) -> TensorSpec:
         key = const  # relax expressions hash and compare by identity of the underlying object
         if key not in self._const_ids:
-            array = np.ascontiguousarray(const.value.numpy())
+            array = np.asarray(const.value.numpy(), order="C")  # ascontiguousarray would make a 0-d array 1-d
             offset = _align(self.weights_bytes)
             self.constants.append(array)
             self.constant_offsets.append(offset)
@@ -127,6 +127,7 @@ def build_plan(mod: tvm.IRModule, entry: str = "main") -> Plan:
     if not isinstance(result, relax.Var):
         raise CodegenError(f"the model returns {type(result).__name__}; only a single output tensor is supported")
     plan.output = plan.tensor_of(result)
+    _check_signatures(plan, mod)
     return plan
 
 
@@ -185,6 +186,22 @@ def _kernel_call(plan: Plan, var, call) -> None:
             raise CodegenError(f"kernel {call.op.name_hint} takes a {type(arg).__name__} argument; "
                                "only tensors are supported")
     plan.calls.append(KernelCall(call.op.name_hint, tuple(names)))
+
+
+def _check_signatures(plan: Plan, mod: tvm.IRModule) -> None:
+    """Every call passes tensors of the shape and dtype its kernel declares; the kernel would refuse any
+    other only at run time."""
+    for call in plan.calls:
+        declared = mod[call.kernel].ty.params
+        if len(declared) != len(call.args):
+            raise CodegenError(f"kernel {call.kernel} takes {len(declared)} arguments; the plan passes "
+                               f"{len(call.args)}")
+        for i, (ty, name) in enumerate(zip(declared, call.args)):
+            spec = plan.tensors[name]
+            expected = (tuple(int(d) for d in ty.shape.values), str(ty.dtype))
+            if (spec.shape, spec.dtype) != expected:
+                raise CodegenError(f"kernel {call.kernel} argument {i} ({name}) is {spec.dtype}{list(spec.shape)}; "
+                                   f"the kernel expects {expected[1]}{list(expected[0])}")
 
 
 HANDLERS: dict[str, Callable] = {
