@@ -16,6 +16,8 @@ import onnx
 from .errors import DynamicShapeError, InvalidModelError, UnsupportedOperatorError
 
 ONNX_OPSET = 18
+# Operators TVM converts whose output shape depends on the data; a static executable cannot hold them.
+DATA_DEPENDENT_SHAPES = frozenset({"Compress", "NonMaxSuppression", "NonZero", "Unique"})
 
 
 def load_onnx(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
@@ -81,7 +83,8 @@ def export_torch(module, input_shape: tuple[int, ...]) -> onnx.ModelProto:
 
 
 def check_supported(model: onnx.ModelProto) -> None:
-    """Fail once, listing every node whose op type TVM's ONNX frontend cannot convert.
+    """Fail once, listing every node whose op type TVM's ONNX frontend cannot convert or whose output shape
+    depends on the data.
 
     Parameters
     ----------
@@ -92,7 +95,8 @@ def check_supported(model: onnx.ModelProto) -> None:
 
     known = _get_convert_map()
     bad = [(node.name or f"node{i}", node.op_type) for i, node in enumerate(model.graph.node)
-           if node.domain not in ("", "ai.onnx") or node.op_type not in known]
+           if node.domain not in ("", "ai.onnx") or node.op_type not in known
+           or node.op_type in DATA_DEPENDENT_SHAPES]
     if bad:
         raise UnsupportedOperatorError(bad)
 
