@@ -29,6 +29,7 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Splits
 from .precision import PRECISIONS, autocast
+from .progress import progress
 
 
 SCHEDULES = ("cosine", "constant")
@@ -51,7 +52,7 @@ class TrainConfig:
     train_limit: int | None = None  # images per epoch, sampled anew each epoch from the whole train split
     device: str = "cpu"  # "cpu" or "cuda"
     precision: str = "auto"  # auto: bf16 autocast where the device has native bf16 (see precision.py); bf16; fp32
-    progress: bool = True  # tqdm bars (the one-line epoch summary on stderr is always printed)
+    progress: bool = True  # bars on a terminal (the one-line epoch summary on stderr is always printed)
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
@@ -145,8 +146,8 @@ def lr_at(step: int, total: int, config: TrainConfig, steps_per_epoch: int) -> f
         return config.lr * (step + 1) / warmup
     if config.schedule == "constant":
         return config.lr
-    progress = (step - warmup) / max(total - warmup, 1)
-    return config.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    done = (step - warmup) / max(total - warmup, 1)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
 @torch.no_grad()
@@ -251,8 +252,7 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
     for epoch in range(state["epoch"], config.epochs):
         t0, loss_sum, seen = time.time(), 0.0, 0
         model.train()
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False,
-                   disable=not config.progress, mininterval=1.0)
+        bar = progress(train_loader, config.progress, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
         for i, (x, y) in enumerate(bar):
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, config, steps_per_epoch)

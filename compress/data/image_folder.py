@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
 from ..files import atomic_path, write_json
+from ..progress import progress
 from .arrays import ArrayDataset
 from .errors import DataError
 
@@ -85,7 +85,7 @@ def _decode(split: Path, classes: list[str], desc: str) -> ArrayDataset:
     if not files:
         raise DataError(f"{split}: no images found (expected {split}/<class>/*.jpg|png)")
     images, first_shape = [], None
-    for path, _ in tqdm(files, desc=desc, unit="img", leave=False, mininterval=1.0):
+    for path, _ in progress(files, desc=desc, unit="img", leave=False):
         try:
             with Image.open(path) as img:
                 array = np.asarray(img.convert("RGB"), dtype=np.uint8)

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from tqdm import tqdm
 
+from ..progress import progress
 from .action import Action, ActionSpace
 from .quick_eval import Evaluation
 from .search_log import SearchLog
@@ -59,7 +59,7 @@ class SearchConfig:
     include_linear: bool = True  # also prune fully-connected layers' columns
     method: str = "annealing"  # or the baselines: "random" (candidates random actions), "uniform" (one action)
     seed: int = 0  # the whole search is a function of the seed and the scores
-    progress: bool = True  # tqdm bar with the best score so far
+    progress: bool = True  # a bar with the best score so far (on a terminal)
 
     def __post_init__(self) -> None:
         if self.candidates < 1:
@@ -212,7 +212,7 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     history: list[dict] = []
     evaluations, seconds = 0, 0.0
     temperature = config.t_start
-    bar = tqdm(total=config.steps, desc=f"search ({config.method})", disable=not config.progress, mininterval=1.0)
+    bar = progress(total=config.steps, enabled=config.progress, desc=f"search ({config.method})")
     current = best = None
     current_eval = best_eval = None
     starts = start_values(space, config, goal.target.kind)
