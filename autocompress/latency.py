@@ -40,21 +40,19 @@ def latency_objective(arch: str, device: str, input_shape: tuple[int, ...], thre
                       workdir: str | Path = "latency", steps: tuple[float, ...] | None = None, progress: bool = True):
     """The :class:`LatencyObjective` of ``arch`` on ``device`` (its table built once on the ``steps`` grid and
     cached) and the table."""
+    from latency import DEFAULT_STEPS, compile_for, default_runs, load_or_build, measure
     from runtime import get_device
-    from runtime.latency_table import DEFAULT_STEPS, TARGETS, LatencyTable, default_runs, measure
 
-    table = LatencyTable.load_or_build(arch, device, steps or DEFAULT_STEPS, threads=threads, progress=progress)
+    table = load_or_build(arch, device, steps or DEFAULT_STEPS, threads=threads, progress=progress)
     runner, workdir = get_device(device), Path(workdir)
 
     def predict(model: nn.Module) -> float:
         return table.predict(model, input_shape)
 
     def measured(model: nn.Module) -> float:
-        from codegen import compile_model
-
         count = len(list(workdir.glob("measure-*")))
-        compiled = compile_model(model.cpu().eval(), TARGETS[table.fingerprint["kind"]], workdir / f"measure-{count}",
-                                 input_shape=input_shape, name=arch)
+        compiled = compile_for(model.cpu().eval(), table.fingerprint["kind"], workdir / f"measure-{count}",
+                               input_shape, arch)
         return measure(runner, compiled, threads, default_runs(runner), profile=False).whole
 
     return LatencyObjective(predict=predict, measure=measured, unit=table.unit, predict_kept=table.predict_kept), table

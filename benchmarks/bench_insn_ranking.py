@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from results_io import command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
-from compress.variants import calibrate  # noqa: E402
+from latency.variants import calibrate  # noqa: E402
 from runtime import get_device  # noqa: E402
 from runtime.insn_count import instructions_per_inference  # noqa: E402
 

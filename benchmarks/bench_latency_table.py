@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results_io import command, write_report  # noqa: E402
-from runtime.latency_table import LatencyTable  # noqa: E402
-from compress.variants import calibrated_model, mask, prune, random_rates  # noqa: E402
+from latency import LatencyTable, build_table, validate_table  # noqa: E402
+from latency.variants import calibrated_model, compacted, masked, random_rates  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -45,14 +45,14 @@ def check(table: LatencyTable, count: int, seed: int, runs: int | None) -> dict:
     model, shape = calibrated_model(table.arch)
     rng = np.random.default_rng(seed)
     rates = [random_rates(model, shape, rng) for _ in range(count)]
-    masked = [mask(model, shape, r) for r in rates]
-    compacted = [prune(model, shape, r) for r in rates]
-    from_masked, masked_ms = _timed_predictions(table, masked, shape)
-    from_compacted, compacted_ms = _timed_predictions(table, compacted, shape)  # one trace per new shape
-    record = table.validate(compacted, runs=runs)
+    masked_models = [masked(model, shape, r) for r in rates]
+    small = [compacted(model, shape, r) for r in rates]
+    from_masked, masked_ms = _timed_predictions(table, masked_models, shape)
+    from_compacted, compacted_ms = _timed_predictions(table, small, shape)  # one trace per new shape
+    record = validate_table(table, small, runs=runs)
     dense = next(v for v in table.variants if v["filter_keep"] == v["column_keep"] == 1.0)
     dense_macs = useful_macs(table, model, shape)
-    by_macs = [dense["whole"] * useful_macs(table, v, shape) / dense_macs for v in compacted]
+    by_macs = [dense["whole"] * useful_macs(table, v, shape) / dense_macs for v in small]
     macs_errors = [abs(p - m) / m for p, m in zip(by_macs, record["measured"])]
     return {**record, "predict_ms_masked": round(masked_ms, 2), "predict_ms_compacted": round(compacted_ms, 2),
             "masked_vs_compacted_max_rel_difference": max(abs(a - b) / b for a, b in zip(from_masked, from_compacted)),
@@ -62,7 +62,7 @@ def check(table: LatencyTable, count: int, seed: int, runs: int | None) -> dict:
 
 def run(arch: str, device: str, count: int, seed: int, runs: int | None) -> dict:
     print(f"== {arch} on {device}", file=sys.stderr, flush=True)
-    table = LatencyTable.build(arch, device, runs=runs)
+    table = build_table(arch, device, runs=runs)
     result = check(table, count, seed, runs)
     return {"arch": arch, "device": device, "unit": table.unit, "fingerprint": table.fingerprint,
             "steps": list(table.steps), "builds": len(table.variants), "build_seconds": table.build_seconds,
@@ -103,7 +103,7 @@ def markdown(report: dict) -> str:
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
         for i, (m, p, q) in enumerate(zip(off["measured"], off["predicted"], off["mac_proportional"])):
             lines.append(f"| {i} | {m:.6g} | {p:.6g} | {_pct((p - m) / m)} | {q:.6g} | {_pct((q - m) / m)} |")
-    lines += ["", "Table prediction: per-layer non-negative least-squares fits over the grid (`runtime/predictor.py`), "
+    lines += ["", "Table prediction: per-layer non-negative least-squares fits over the grid (`latency/predictor.py`), "
               "plus the other kernels fitted on the activation volume, plus the driver's overhead; \"spill above\": "
               "the kept-weight count above which the fits add the cost of streaming weights from memory. "
               "Leave-one-out: each grid point predicted from fits over the other 15 (the corners are "

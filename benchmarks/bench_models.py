@@ -3,7 +3,7 @@ under TVM's default lowering (the unscheduled previous binary) vs onnxruntime on
 (intra_op_num_threads=1) vs torch eager (set_num_threads(1)); plus compile time and executable size.
 
 Weights are random (seeded) with calibrated BatchNorm statistics; "pruned" removes 50% of the filters and 40% of the
-remaining columns of every conv by magnitude (``compress.variants``), then purifies and compacts, so onnxruntime
+remaining columns of every conv by magnitude (``latency.variants``), then purifies and compacts, so onnxruntime
 and torch run a smaller dense model while our kernels also skip the zero columns. Every executable is checked
 against onnxruntime (max abs error <= 1e-4) before it is timed. The four timings of a row come from one run of
 this script, one after another on the same machine.
@@ -29,7 +29,7 @@ from results_io import command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from codegen.frontend import export_torch  # noqa: E402
 from compress.models import MODELS  # noqa: E402
-from compress.variants import variant  # noqa: E402
+from latency.variants import variant  # noqa: E402
 from runtime import get_device  # noqa: E402
 from runtime.reference import make_input  # noqa: E402
 

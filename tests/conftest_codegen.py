@@ -13,7 +13,7 @@ from torch import nn
 
 from codegen import CompiledModel, compile_model
 from codegen.frontend import export_torch
-from compress import variants
+from latency import variants
 
 
 def make_model(name: str, variant: str = "dense", seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:

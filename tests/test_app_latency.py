@@ -32,11 +32,11 @@ def test_bad_cost_goals_name_the_problem(text, unit, message):
 
 @pytest.mark.slow
 def test_run_with_a_latency_goal_predicts_and_measures_each_round(tmp_path, capsys):
-    from compress.variants import calibrate
     from compress.models import build_model
-    from runtime.latency_table import LatencyTable
+    from latency import load_or_build
+    from latency.variants import calibrate
 
-    table = LatencyTable.load_or_build("small_cnn", "host", (1.0, 0.5), progress=False)  # cached for the run
+    table = load_or_build("small_cnn", "host", (1.0, 0.5), progress=False)  # cached for the run
     dense = calibrate(build_model("small_cnn"), (1, 1, 8, 8))
     goal = 0.75 * table.predict(dense, (1, 1, 8, 8))
     out = tmp_path / "run"

@@ -96,12 +96,12 @@ def test_adb_bench_end_to_end(artifacts, fake_adb):
 def test_latency_table_through_an_emulated_adb_device(fake_adb, monkeypatch):
     """Table building over adb end to end (push, run, check against onnxruntime, pull) on a stand-in that reports
     itself as an emulator: its costs are emulated AArch64 instructions, never milliseconds."""
-    from runtime.latency_table import INSTRUCTIONS, LatencyTable
+    from latency import INSTRUCTIONS, build_table
 
     log = fake_adb("PHONE1:device")
     monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
     assert get_device("adb:PHONE1").emulated
-    table = LatencyTable.build("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
+    table = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
     assert table.unit == INSTRUCTIONS and table.fingerprint["kind"] == "adb"
     assert table.fingerprint["model"] == "stand-in"
     assert len(table.variants) == 4 and all(v["whole"] > 0 for v in table.variants)

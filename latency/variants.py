@@ -4,8 +4,8 @@ and compacted. Accuracy is meaningless; shapes, sparsity structure and numerics 
 
 >>> model, shape = variant("resnet20", filter_rate=0.5, column_rate=0.4, seed=0)
 >>> base, shape = calibrated_model("resnet20")
->>> small = prune(base, shape, grid_rates(base, shape, filter_keep=0.5, column_keep=0.75))
->>> other = prune(base, shape, random_rates(base, shape, np.random.default_rng(0)))
+>>> small = compacted(base, shape, grid_rates(base, shape, filter_keep=0.5, column_keep=0.75))
+>>> other = compacted(base, shape, random_rates(base, shape, np.random.default_rng(0)))
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import pruning
-from .models import build_model, get_spec
+from compress import pruning
+from compress.models import build_model, get_spec
 
 SCHEME = "filter+column"
 
@@ -55,17 +55,17 @@ def random_rates(model: nn.Module, shape: tuple[int, ...], rng: np.random.Genera
             for name in structure.layers() if structure.nodes[structure.layer_node[name]].kind == "conv"}
 
 
-def mask(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
+def masked(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
     """A copy of ``model`` with the pruned filters and columns zeroed in place (same shapes)."""
     structure = pruning.trace_structure(model, shape[1:])
     masks = pruning.project_masks(structure, pruning.layer_weights(model), SCHEME, rates)
     return masks.apply(copy.deepcopy(model)).eval()
 
 
-def prune(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
-    """:func:`mask`, then purification and compaction: the physically smaller model."""
+def compacted(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
+    """:func:`masked`, then purification and compaction: the physically smaller model."""
     structure = pruning.trace_structure(model, shape[1:])
-    purified, record = pruning.purify(mask(model, shape, rates), structure)
+    purified, record = pruning.purify(masked(model, shape, rates), structure)
     return pruning.compact(purified, structure, record)[0]
 
 
@@ -78,5 +78,5 @@ def variant(name: str, filter_rate: float = 0.0, column_rate: float = 0.0,
     model = build_model(name)
     if filter_rate or column_rate:
         calibrate(model, shape, seed)
-        model = prune(model, shape, grid_rates(model, shape, 1.0 - filter_rate, 1.0 - column_rate))
+        model = compacted(model, shape, grid_rates(model, shape, 1.0 - filter_rate, 1.0 - column_rate))
     return calibrate(model, shape, seed), shape

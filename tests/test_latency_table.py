@@ -8,11 +8,13 @@ import os
 import numpy as np
 import pytest
 
-from runtime import get_device
-from runtime.latency_table import INSTRUCTIONS, LatencyTable, _cpuinfo, device_fingerprint
 from compress.pruning import trace_structure
 from compress.search import CostModel
-from compress.variants import calibrated_model, grid_rates, mask, prune, random_rates
+from latency import (INSTRUCTIONS, LatencyTable, build_table, device_fingerprint, load_or_build, load_table,
+                     save_table, table_path, validate_table)
+from latency.fingerprint import cpuinfo
+from latency.variants import calibrated_model, compacted, grid_rates, masked, random_rates
+from runtime import get_device
 
 STEPS = (1.0, 0.5)
 ARM_CPUINFO = """processor\t: 0
@@ -30,8 +32,8 @@ def test_fingerprints_name_the_cpu_or_the_emulator():
     assert host["kind"] == "host" and host["threads"] == 2 and host["unit"] == "ms"
     assert host["cores"] == os.cpu_count() and host["cpu"]
     assert set(host["software"]) == {"tvm", "codegen"}
-    assert _cpuinfo(ARM_CPUINFO) == {"cpu": "Qualcomm Technologies, Inc SM8250", "cores": 2}
-    assert _cpuinfo(ARM_CPUINFO.replace("Hardware", "Board"))["cpu"] == "CPU parts 0xd05, 0xd41"
+    assert cpuinfo(ARM_CPUINFO) == {"cpu": "Qualcomm Technologies, Inc SM8250", "cores": 2}
+    assert cpuinfo(ARM_CPUINFO.replace("Hardware", "Board"))["cpu"] == "CPU parts 0xd05, 0xd41"
 
 
 @pytest.mark.qemu
@@ -43,7 +45,7 @@ def test_qemu_fingerprint_counts_instructions():
 
 @pytest.fixture(scope="module")
 def table() -> LatencyTable:
-    return LatencyTable.build("small_cnn", "host", steps=STEPS, runs=10, progress=False)
+    return build_table("small_cnn", "host", steps=STEPS, runs=10, progress=False)
 
 
 @pytest.mark.slow
@@ -64,33 +66,33 @@ def test_build_measures_every_layer_of_every_grid_variant(table):
 
 @pytest.mark.slow
 def test_save_load_round_trip_keyed_by_fingerprint(table, tmp_path):
-    path = LatencyTable.cache_path("small_cnn", "host", STEPS, threads=1, cache=tmp_path)
-    assert path != LatencyTable.cache_path("small_cnn", "host", STEPS, threads=2, cache=tmp_path)
-    assert path != LatencyTable.cache_path("small_cnn", "host", (1.0, 0.75, 0.5), threads=1, cache=tmp_path)
+    path = table_path("small_cnn", "host", STEPS, threads=1, cache=tmp_path)
+    assert path != table_path("small_cnn", "host", STEPS, threads=2, cache=tmp_path)
+    assert path != table_path("small_cnn", "host", (1.0, 0.75, 0.5), threads=1, cache=tmp_path)
     assert path.name.startswith("small_cnn-host-") and table.key in path.name
-    table.save(path)
-    loaded = LatencyTable.load_or_build("small_cnn", "host", STEPS, cache=tmp_path)  # no build: it is cached
+    save_table(table, path)
+    loaded = load_or_build("small_cnn", "host", STEPS, cache=tmp_path)  # no build: it is cached
     assert _as_json(loaded) == _as_json(table)
     data = json.loads(path.read_text())
     data["fingerprint"]["cpu"] = "another CPU"
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="does not match its own key"):
-        LatencyTable.load(path)
+        load_table(path)
 
 
 @pytest.mark.slow
 def test_predictions_of_masked_and_compacted_models(table):
     model, shape = calibrated_model("small_cnn")
     on_grid = grid_rates(model, shape, 0.5, 0.5)
-    masked, compacted = mask(model, shape, on_grid), prune(model, shape, on_grid)
-    assert table.predict(masked, shape) == pytest.approx(table.predict(compacted, shape), rel=1e-9)
+    masked_model, small = masked(model, shape, on_grid), compacted(model, shape, on_grid)
+    assert table.predict(masked_model, shape) == pytest.approx(table.predict(small, shape), rel=1e-9)
     measured = table.variants[-1]["whole"]
-    assert table.predict(compacted, shape) == pytest.approx(measured, rel=0.3)
-    costs = [table.predict(mask(model, shape, grid_rates(model, shape, k, k)), shape) for k in (1.0, 0.75, 0.5)]
+    assert table.predict(small, shape) == pytest.approx(measured, rel=0.3)
+    costs = [table.predict(masked(model, shape, grid_rates(model, shape, k, k)), shape) for k in (1.0, 0.75, 0.5)]
     assert costs[0] > costs[1] > costs[2]
-    layers = table.predict_layers(masked, shape)
+    layers = table.predict_layers(masked_model, shape)
     assert [row["name"] for row in layers] == [m["name"] for m in table.layers] + ["(non-layer)"]
-    assert sum(row["cost"] for row in layers) == pytest.approx(table.predict(masked, shape))
+    assert sum(row["cost"] for row in layers) == pytest.approx(table.predict(masked_model, shape))
     assert [row["taps"] for row in layers[:4]] == [p["taps"] for p in table.variants[-1]["layers"]]
 
 
@@ -102,7 +104,7 @@ def test_prediction_from_kept_counts_matches_the_model_prediction(table):
     rng = np.random.default_rng(5)
     for rates in [grid_rates(model, shape, 0.5, 0.5), *(random_rates(model, shape, rng) for _ in range(3))]:
         kept = dict(zip(cost.layers, cost.kept_table(rates, "filter+column")))
-        assert table.predict_kept(kept) == pytest.approx(table.predict(mask(model, shape, rates), shape), rel=0.02)
+        assert table.predict_kept(kept) == pytest.approx(table.predict(masked(model, shape, rates), shape), rel=0.02)
     with pytest.raises(ValueError, match="lack 1 layer.*classifier"):
         table.predict_kept({n: k for n, k in kept.items() if n != "classifier"})
 
@@ -121,7 +123,8 @@ def test_prediction_errors_for_other_models(table):
 def test_validate_records_errors_of_off_grid_models(table):
     model, shape = calibrated_model("small_cnn")
     rng = np.random.default_rng(3)
-    record = table.validate([prune(model, shape, random_rates(model, shape, rng)) for _ in range(2)], runs=10)
+    record = validate_table(table, [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(2)],
+                            runs=10)
     assert record is table.accuracy["validation"] and record["points"] == 2
     assert 0 <= record["mean_rel_error"] <= record["max_rel_error"] < 0.5
 
@@ -130,11 +133,11 @@ def test_validate_records_errors_of_off_grid_models(table):
 @pytest.mark.slow
 def test_qemu_table_counts_instructions_and_interpolates():
     """Instruction counts are exact, so an off-grid model is predicted closely from a 2 x 2 grid."""
-    table = LatencyTable.build("small_cnn", "qemu", steps=STEPS, progress=False)
+    table = build_table("small_cnn", "qemu", steps=STEPS, progress=False)
     assert table.unit == INSTRUCTIONS and table.variants[0]["whole"] > 100_000
     model, shape = calibrated_model("small_cnn")
-    off_grid = prune(model, shape, grid_rates(model, shape, 0.75, 0.75))
-    record = table.validate([off_grid])
+    off_grid = compacted(model, shape, grid_rates(model, shape, 0.75, 0.75))
+    record = validate_table(table, [off_grid])
     assert record["max_rel_error"] < 0.1, record
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from compress.pruning import layer_weights, trace_structure
-from runtime.predictor import fit, kept_layers, layer_features
-from compress.variants import calibrated_model, mask, prune, random_rates
+from latency.predictor import fit, kept_layers, layer_features
+from latency.variants import calibrated_model, compacted, masked, random_rates
 
 
 def test_masked_weights_give_the_structure_compaction_keeps():
@@ -19,11 +19,11 @@ def test_masked_weights_give_the_structure_compaction_keeps():
     unread_rows = 0
     for _ in range(3):
         rates = random_rates(model, shape, rng)
-        masked = mask(model, shape, rates)
-        small = prune(model, shape, rates)
-        kept = kept_layers(masked, structure)
+        masked_model = masked(model, shape, rates)
+        small = compacted(model, shape, rates)
+        kept = kept_layers(masked_model, structure)
         assert kept == kept_layers(small, trace_structure(small, shape[1:]))
-        weights = layer_weights(masked)
+        weights = layer_weights(masked_model)
         nonzero_rows = [int((weights[k.name].reshape(len(weights[k.name]), -1) != 0).any(1).sum()) for k in kept]
         unread_rows += sum(n - k.rows for n, k in zip(nonzero_rows, kept))
         assert all(k.rows <= k.channels for k in kept)

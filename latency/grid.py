@@ -1,0 +1,145 @@
+"""Building a latency table: pruned variants of the registry model on a grid of kept fractions, each compiled once
+for the device and run once with per-kernel profiling (on qemu: per-kernel executed instructions, never time);
+and validating a table on other models.
+
+For every (filter keep, column keep) pair of ``steps``, whole filters and whole columns of every conv are zeroed
+by magnitude and the model is compacted. Each build measures every layer at once, so a table costs
+``len(steps) ** 2`` builds.
+
+>>> table = build_table("resnet20", "host")
+>>> validate_table(table, [compacted(model, shape, random_rates(model, shape, rng))])
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from torch import nn
+
+from compress.counting import count_model
+from compress.pruning import layer_weights
+from runtime import get_device
+
+from .fingerprint import device_fingerprint
+from .measure import Measurement, compile_for, default_runs, measure
+from .table import LatencyTable, meta_trace, relative_errors, volume
+from .variants import calibrated_model, compacted, grid_rates
+
+DEFAULT_STEPS = (1.0, 0.75, 0.5, 0.25)
+
+
+def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int = 1, runs: int | None = None,
+                workdir: str | Path | None = None, progress: bool = True, seed: int = 0) -> LatencyTable:
+    """Compile and measure every (filter keep, column keep) variant of ``arch`` on the steps grid.
+
+    Parameters
+    ----------
+    arch : str
+        A registry model (``compress.models``).
+    device_spec : str
+        ``host``, ``qemu`` or ``adb[:SERIAL]``.
+    steps : sequence of float
+        Kept fractions in (0, 1], used for filters and for columns alike.
+    threads : int
+        Threads of the measured runs (1 under qemu).
+    runs : int, optional
+        Timed runs per variant (default 30), or counted inferences under qemu (default 2).
+    workdir : str or Path, optional
+        Where the compiled variants go (default: a temporary folder, removed afterwards).
+    progress : bool
+        Print one line per variant to stderr.
+    seed : int
+        Seed of the model's weights and BatchNorm calibration.
+
+    Returns
+    -------
+    table : LatencyTable
+        With its leave-one-out accuracy over the grid in ``accuracy``.
+    """
+    device = get_device(device_spec)
+    if device.emulated and threads != 1:
+        raise ValueError(f"instruction counts are single-threaded; got threads={threads} for {device_spec}")
+    steps = tuple(float(s) for s in steps)
+    if not steps or any(not 0.0 < s <= 1.0 for s in steps):
+        raise ValueError(f"steps must be kept fractions in (0, 1], got {steps}")
+    runs = runs or default_runs(device)
+    start = time.perf_counter()
+    model, shape = calibrated_model(arch, seed)
+    table = LatencyTable(arch, device_spec, device_fingerprint(device, threads), steps, shape,
+                         _dense_layers(model, shape))
+    with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        grid = list(itertools.product(steps, steps))
+        for i, (f, c) in enumerate(grid):
+            variant = compacted(model, shape, grid_rates(model, shape, f, c))
+            compiled = _compile(table, variant, root / f"{arch}-f{f:g}-c{c:g}")
+            table.variants.append(_record(table, variant, compiled, measure(device, compiled, threads, runs)))
+            table.variants[-1].update(filter_keep=f, column_keep=c)
+            if progress:
+                print(f"[{i + 1}/{len(grid)}] {arch} filter keep {f:g}, column keep {c:g}: "
+                      f"{table.variants[-1]['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
+    table.build_seconds = round(time.perf_counter() - start, 1)
+    table.spill_weights = table.spill_threshold()
+    table.accuracy["grid_leave_one_out"] = table.leave_one_out()
+    return table
+
+
+def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | None = None,
+                   workdir: str | Path | None = None) -> dict:
+    """Compile and measure ``models`` (pruned ``table.arch``), compare with the table's predictions, and record
+    the errors in ``table.accuracy["validation"]``; returns that record."""
+    device = get_device(table.device)
+    threads = table.fingerprint["threads"]
+    if device_fingerprint(device, threads) != table.fingerprint:
+        raise ValueError(f"device {table.device} no longer matches this table's fingerprint")
+    runs = runs or default_runs(device)
+    predicted, measured = [], []
+    with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
+        root = Path(workdir) if workdir is not None else Path(tmp)
+        for i, model in enumerate(models):
+            predicted.append(table.predict(model, table.input_shape))
+            compiled = _compile(table, model, root / f"{table.arch}-check{i}")
+            measured.append(measure(device, compiled, threads, runs, profile=False).whole)
+    table.accuracy["validation"] = relative_errors(predicted, measured)
+    return table.accuracy["validation"]
+
+
+def _compile(table: LatencyTable, model: nn.Module, out_dir: Path):
+    return compile_for(model, table.fingerprint["kind"], out_dir, table.input_shape, table.arch)
+
+
+def _record(table: LatencyTable, model: nn.Module, compiled, measured: Measurement) -> dict:
+    """One variant: its layers' structure (checked against the weights) and measured costs."""
+    kept = table.kept(model)
+    layers = []
+    for meta, info, k in zip(table.layers, compiled.info["layers"], kept, strict=True):
+        if (info["rows"], info["taps"], info["kind"]) != (k.rows, k.taps, meta["kind"]):
+            raise RuntimeError(f"layer {meta['name']} of {table.arch}: compiled kernel {info['kernel']} keeps "
+                               f"{info['rows']} rows x {info['taps']} taps, the weights say {k.rows} x {k.taps}")
+        if meta.setdefault("block", info["tile"][1]) != info["tile"][1]:  # the tile depends on pixels only
+            raise RuntimeError(f"layer {meta['name']}: filter block {info['tile'][1]}, was {meta['block']}")
+        layers.append({"kernel": info["kernel"], "rows": k.rows, "taps": k.taps, "channels": k.channels,
+                       "input": info["input"], "cost": measured.kernels[info["kernel"]]})
+    layer_kernels = {layer["kernel"] for layer in layers}
+    other = sum(cost for name, cost in measured.kernels.items() if name not in layer_kernels)
+    return {"whole": measured.whole, "other_kernels": other,
+            "overhead": measured.whole - sum(measured.kernels.values()), "volume": volume(kept, table.layers),
+            "layers": layers}
+
+
+def _dense_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
+    """Per conv/linear layer of the dense model: name, kind, output pixels, dense rows and taps, shape."""
+    counts = {layer.name: layer for layer in count_model(model, shape[1:]).layers}
+    modules = dict(model.named_modules())
+    layers = []
+    for name, weight in layer_weights(model).items():
+        module, count = modules[name], counts[name]
+        layers.append({"name": name, "kind": count.kind, "pixels": count.out_pixels,
+                       "dense_rows": int(weight.shape[0]), "dense_taps": int(weight[0].numel()),
+                       "kernel_size": list(getattr(module, "kernel_size", (1, 1))),
+                       "stride": list(getattr(module, "stride", (1, 1)))})
+    order = {name: i for i, name in enumerate(meta_trace(model, shape).layers())}
+    return sorted(layers, key=lambda layer: order[layer["name"]])

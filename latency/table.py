@@ -1,0 +1,221 @@
+"""A latency table: measured layer costs of grid variants of one architecture on one device, and the fits that
+predict the cost of any pruned model of that architecture from the structure its layers keep.
+
+Per layer, a non-negative least-squares fit over the measured points (``latency.predictor``) interpolates to any
+kept structure; the kernels that are not layers (pooling, shortcuts) are fitted on the activation volume, and the
+rest of the inference (the driver's copies and loop) is the median over the grid. ``predict`` reads the kept
+structure of a pruned model (masked or compacted) and costs its compacted form, in milliseconds, or in emulated
+AArch64 instructions for qemu. Tables are built by ``latency.grid`` and stored by ``latency.store``.
+
+>>> table.predict(pruned_model, (1, 3, 32, 32))       # ms
+>>> table.accuracy["grid_leave_one_out"]["mean_rel_error"]
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Mapping, NamedTuple
+
+import numpy as np
+from torch import nn
+
+from compress.pruning import layer_weights, trace_structure
+
+from .fingerprint import INSTRUCTIONS
+from .predictor import KeptLayer, fit, kept_layers, kept_weights, layer_features, nonlayer_features
+from .variants import calibrated_model
+
+FORMAT = 1
+STRUCTURE_CACHE = 32  # traced structures of compacted shapes kept per table
+SPILL_GAIN = 0.5  # a spill threshold is used only if it halves the grid's leave-one-out error
+
+
+class Fits(NamedTuple):
+    """Per-layer coefficients, the other kernels' coefficients, the driver's overhead (median), and the kept
+    weights above which a model's weights spill from the cache."""
+
+    layers: list[np.ndarray]
+    other: np.ndarray
+    overhead: float
+    spill: float
+
+
+@dataclass
+class LatencyTable:
+    """Measured layer costs of grid variants of ``arch`` on one device, and the fits predicting from them."""
+
+    arch: str
+    device: str  # device spec, e.g. "host", "qemu", "adb:SERIAL"
+    fingerprint: dict
+    steps: tuple[float, ...]
+    input_shape: tuple[int, ...]
+    layers: list[dict]  # per conv/linear layer: name, kind, pixels, dense rows/taps, kernel_size, stride, block
+    variants: list[dict] = field(default_factory=list)  # per grid point: keeps, costs, volume, layers
+    build_seconds: float = 0.0
+    spill_weights: float | None = None  # kept weights above which the weights spill from the cache; None: never
+    accuracy: dict = field(default_factory=dict)
+
+    @property
+    def unit(self) -> str:
+        return self.fingerprint["unit"]
+
+    @property
+    def key(self) -> str:
+        """Cache key: fingerprint, architecture, input shape and steps."""
+        text = json.dumps({"format": FORMAT, "fingerprint": self.fingerprint, "arch": self.arch,
+                           "input_shape": list(self.input_shape), "steps": list(self.steps)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "key": self.key, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LatencyTable":
+        """The table :meth:`to_dict` wrote; refused if its format or its key does not match."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"a latency table of format {data.get('format')}, expected {FORMAT}")
+        fields = {k: v for k, v in data.items() if k not in ("format", "key")}
+        table = cls(**{**fields, "steps": tuple(fields["steps"]), "input_shape": tuple(fields["input_shape"])})
+        if table.key != data["key"]:
+            raise ValueError("the latency table does not match its own key (edited by hand?)")
+        return table
+
+    # ---- fitting --------------------------------------------------------------------------------------
+
+    @property
+    def _spill(self) -> float:
+        return math.inf if self.spill_weights is None else self.spill_weights
+
+    @cached_property
+    def _fits(self) -> Fits:
+        return self._fit(self.variants, self._spill)
+
+    def _fit(self, variants: list[dict], spill: float) -> Fits:
+        spilled = [_weights(v) > spill for v in variants]
+        per_layer = []
+        for i, meta in enumerate(self.layers):
+            points = [v["layers"][i] for v in variants]
+            features = _layer_x(meta, [p["rows"] for p in points], [p["taps"] for p in points], spilled)
+            per_layer.append(fit(features, [p["cost"] for p in points]))
+        other = fit(nonlayer_features([v["volume"] for v in variants]), [v["other_kernels"] for v in variants])
+        return Fits(per_layer, other, float(np.median([v["overhead"] for v in variants])), spill)
+
+    def spill_threshold(self) -> float | None:
+        """Of "never" and the midpoints between the grid's kept-weight counts, the spill threshold with the
+        smallest leave-one-out error, if it beats "never" by ``SPILL_GAIN``. Never for instruction counts."""
+        if self.unit == INSTRUCTIONS:
+            return None
+        counts = sorted({_weights(v) for v in self.variants})
+        candidates = [math.inf] + [(a + b) / 2 for a, b in zip(counts, counts[1:])]
+        errors = [self.leave_one_out(c)["mean_rel_error"] for c in candidates]
+        best = int(np.argmin(errors))
+        return candidates[best] if errors[best] < SPILL_GAIN * errors[0] else None
+
+    def leave_one_out(self, spill: float | None = None) -> dict:
+        """Each grid variant predicted from fits over all the others, vs its measured whole cost."""
+        spill = self._spill if spill is None else spill
+        predicted = []
+        for i, variant in enumerate(self.variants):
+            rest = self.variants[:i] + self.variants[i + 1:]
+            kept = [KeptLayer(m["name"], p["rows"], p["taps"], p["channels"])
+                    for m, p in zip(self.layers, variant["layers"])]
+            costs, nonlayer = self._predict_kept(kept, self._fit(rest or self.variants, spill))
+            predicted.append(sum(costs) + nonlayer)
+        return relative_errors(predicted, [v["whole"] for v in self.variants])
+
+    # ---- predicting -----------------------------------------------------------------------------------
+
+    def _predict_kept(self, kept: list[KeptLayer], fits: Fits | None = None) -> tuple[list[float], float]:
+        """Per-layer costs and the cost outside layer kernels (other kernels + the driver's overhead)."""
+        fits = fits or self._fits
+        spilled = kept_weights(kept) > fits.spill
+        costs = [max(float(_layer_x(m, k.rows, k.taps, spilled) @ coef), 0.0)
+                 for k, m, coef in zip(kept, self.layers, fits.layers)]
+        other = max(float(nonlayer_features(volume(kept, self.layers)) @ fits.other), 0.0)
+        return costs, other + fits.overhead
+
+    @cached_property
+    def _structures(self) -> dict:
+        model, shape = calibrated_model(self.arch)
+        return {_signature(layer_weights(model)): meta_trace(model, shape)}
+
+    def kept(self, model: nn.Module) -> list[KeptLayer]:
+        """The structure each layer of ``model`` (a pruned ``arch``) keeps once compacted."""
+        weights = layer_weights(model)
+        if sorted(weights) != sorted(m["name"] for m in self.layers):
+            raise ValueError(f"the model's conv/linear layers ({', '.join(list(weights)[:4])}, ...) are not those "
+                             f"of {self.arch} ({', '.join(m['name'] for m in self.layers[:4])}, ...)")
+        signature = _signature(weights)
+        structure = self._structures.get(signature)
+        if structure is None:
+            if len(self._structures) >= STRUCTURE_CACHE:
+                del self._structures[list(self._structures)[1]]  # the oldest after the dense one
+            structure = self._structures[signature] = meta_trace(model, self.input_shape)
+        return kept_layers(model, structure)
+
+    def _check_shape(self, input_shape) -> None:
+        if tuple(input_shape) != tuple(self.input_shape):
+            raise ValueError(f"this table was measured at input shape {tuple(self.input_shape)}, "
+                             f"not {tuple(input_shape)}")
+
+    def predict(self, model: nn.Module, input_shape) -> float:
+        """Predicted cost (``unit``) of the compacted form of ``model``, a pruned ``arch`` (masked or compacted)."""
+        self._check_shape(input_shape)
+        costs, nonlayer = self._predict_kept(self.kept(model))
+        return sum(costs) + nonlayer
+
+    def predict_kept(self, kept: Mapping[str, tuple[int, int]]) -> float:
+        """Predicted cost from each layer's kept (rows, taps) alone, as the search's cost model counts them: no
+        model, no tracing (tens of microseconds). Output channels are taken as the kept rows, and channels that
+        only compaction would remove (a channel whose every column is pruned) are not found, so this is the
+        module prediction of ``predict`` without its purification step: at or slightly above it."""
+        missing = [m["name"] for m in self.layers if m["name"] not in kept]
+        if missing:
+            raise ValueError(f"kept counts lack {len(missing)} layer(s) of {self.arch}: {', '.join(missing[:4])}")
+        layers = [KeptLayer(m["name"], rows if taps else 0, taps, rows)
+                  for m in self.layers for rows, taps in [kept[m["name"]]]]
+        costs, nonlayer = self._predict_kept(layers)
+        return sum(costs) + nonlayer
+
+    def predict_layers(self, model: nn.Module, input_shape) -> list[dict]:
+        """Per conv/linear layer: name, kept rows and taps, and predicted cost; then one ``(non-layer)`` row."""
+        self._check_shape(input_shape)
+        kept = self.kept(model)
+        costs, nonlayer = self._predict_kept(kept)
+        rows = [{"name": k.name, "rows": k.rows, "taps": k.taps, "channels": k.channels, "cost": c}
+                for k, c in zip(kept, costs)]
+        return rows + [{"name": "(non-layer)", "cost": nonlayer}]
+
+
+def volume(kept: list[KeptLayer], layers: list[dict]) -> int:
+    """Activation volume: output channels x pixels, summed over layers."""
+    return sum(k.channels * m["pixels"] for k, m in zip(kept, layers))
+
+
+def meta_trace(model: nn.Module, shape: tuple[int, ...]):
+    """The channel structure of ``model``, traced on a copy on the meta device: shape propagation runs no real
+    convolutions (first calls at new shapes cost tens of ms each), ResNet-20 in 60 ms instead of 470 ms."""
+    return trace_structure(copy.deepcopy(model).to("meta"), shape[1:])
+
+
+def relative_errors(predicted: list[float], measured: list[float]) -> dict:
+    """Mean and max relative error of predictions against measurements, and both lists."""
+    rel = [abs(p - m) / m for p, m in zip(predicted, measured)]
+    return {"points": len(rel), "mean_rel_error": float(np.mean(rel)), "max_rel_error": float(np.max(rel)),
+            "predicted": predicted, "measured": measured}
+
+
+def _layer_x(meta: dict, rows, taps, spilled) -> np.ndarray:
+    return layer_features(rows, taps, meta["dense_rows"], meta["dense_taps"], meta["block"], spilled)
+
+
+def _weights(variant: dict) -> int:
+    return sum(p["rows"] * p["taps"] for p in variant["layers"])
+
+
+def _signature(weights: dict) -> tuple:
+    return tuple(tuple(w.shape) for w in weights.values())
