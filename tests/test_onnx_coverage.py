@@ -81,7 +81,8 @@ OPS = {
     "pad": lambda: _op("Pad", np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64), _scalar(0.5)),
     "batchnorm": lambda: _op("BatchNormalization", _rand(4), _rand(4), _rand(4), _rand(4, low=0.5, high=2.0),
                              epsilon=1e-3),
-    "torch_relu6": lambda: _torch(lambda: nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU6())),
+    "torch_relu6": lambda: _torch(lambda: nn.Sequential(  # ReLU6 alone, then fused into a depthwise conv
+        nn.Conv2d(4, 4, 3, padding=1), nn.ReLU6(), nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU6())),
     "torch_scalars": lambda: _torch(Scalars),
 }
 EXPECTED = {"torch_relu6": {"Conv", "Clip"}, "torch_scalars": {"Add", "Sub", "Mul", "Div"}}
