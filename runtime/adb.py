@@ -12,14 +12,22 @@ from pathlib import Path
 
 from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
 from .errors import DeviceError
+from .local import RUN_TIMEOUT_S
 
 REMOTE_DIR = "/data/local/tmp/autocompress"
-ADB_TIMEOUT_S = 1800
+STATE_TIMEOUT_S = 20.0  # adb devices, getprop, mkdir, rm, chmod: answered in under a second (the first call may start
+# the adb server); a device that does not answer within this is hung
+TRANSFER_TIMEOUT_S = 30.0  # a push or pull: this plus a second per MiB (USB 2 moves 20 MiB/s and more)
 _STATE_HINTS = {
     "unauthorized": "accept the 'Allow USB debugging' prompt on the phone, then retry",
     "offline": "reconnect the cable or restart the adb server (adb kill-server)",
     "no permissions": "fix the USB permissions (udev rules) for this device",
 }
+
+
+def transfer_timeout(size: int) -> float:
+    """Seconds allowed to push or pull ``size`` bytes."""
+    return TRANSFER_TIMEOUT_S + size / (1 << 20)
 
 
 class AdbDevice(Device):
@@ -36,9 +44,16 @@ class AdbDevice(Device):
         self.name = f"adb:{self.serial}"
         self.emulated = self._adb("shell", "getprop", "ro.kernel.qemu").stdout.strip() == "1"
 
-    def _adb(self, *args: str, serial: bool = True) -> subprocess.CompletedProcess:
+    def _adb(self, *args: str, serial: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess:
+        """``adb [-s SERIAL] ARGS`` within ``timeout`` seconds (default: STATE_TIMEOUT_S), else one-line DeviceError."""
         cmd = [self.adb, *(["-s", self.serial] if serial else []), *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=ADB_TIMEOUT_S)
+        timeout = timeout or STATE_TIMEOUT_S
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            where = f" on {self.serial}" if serial else ""
+            raise DeviceError(f"'adb {' '.join(args[:2])}'{where} did not finish within {timeout:g} s; reconnect "
+                              "the device or restart the adb server (adb kill-server)") from None
 
     def _pick(self, serial: str | None) -> str:
         proc = self._adb("devices", serial=False)
@@ -56,12 +71,12 @@ class AdbDevice(Device):
             raise DeviceError(f"device {serial} not found; connected: {', '.join(states)}")
         state = states[serial].strip()
         if state != "device":
-            hint = _STATE_HINTS.get(state, "check the device")
+            hint = next((h for name, h in _STATE_HINTS.items() if state.startswith(name)), "check the device")
             raise DeviceError(f"device {serial} is {state}: {hint}")
         return serial
 
-    def _checked(self, what: str, *args: str) -> subprocess.CompletedProcess:
-        proc = self._adb(*args)
+    def _checked(self, what: str, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+        proc = self._adb(*args, timeout=timeout)
         text = (proc.stdout + proc.stderr).strip()
         if proc.returncode != 0 or "error:" in proc.stderr:
             if "No space left on device" in text:
@@ -82,14 +97,16 @@ class AdbDevice(Device):
             local_in.write_bytes(input_bytes)
             self._checked("create the work folder", "shell", "mkdir", "-p", REMOTE_DIR)
             self._checked("remove an old output", "shell", "rm", "-f", remote_out)
-            self._checked(f"push {binary.name}", "push", str(binary), remote_bin)
-            self._checked("push the input", "push", str(local_in), remote_in)
+            self._checked(f"push {binary.name}", "push", str(binary), remote_bin,
+                          timeout=transfer_timeout(binary.stat().st_size))
+            self._checked("push the input", "push", str(local_in), remote_in,
+                          timeout=transfer_timeout(len(input_bytes)))
             self._checked(f"make {binary.name} executable", "shell", "chmod", "755", remote_bin)
             taskset = ["taskset", cpu_mask(pin)] if pin else []
             run = self._checked(f"run {binary.name}", "shell", *taskset, remote_bin, "--input", remote_in,
-                                "--output", remote_out, *flags)
+                                "--output", remote_out, *flags, timeout=RUN_TIMEOUT_S)
             local_out = Path(tmp) / OUTPUT_FILE
-            self._checked("pull the output", "pull", remote_out, str(local_out))
+            self._checked("pull the output", "pull", remote_out, str(local_out), timeout=TRANSFER_TIMEOUT_S)
             return RunOutput(run.stdout, local_out.read_bytes())
 
 
