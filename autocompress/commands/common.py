@@ -38,7 +38,8 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def add_runtime_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
     parser.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: all cores)")
-    parser.add_argument(torch_flag, dest="device", default="cpu", type=torch_device, help="torch device for training/evaluation: cpu or cuda")
+    parser.add_argument(torch_flag, dest="device", default="cpu", type=torch_device,
+                        help="torch device for training/evaluation: cpu or cuda")
 
 
 def add_model_data_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
@@ -83,7 +84,8 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> N
                         help="epochs of masked retraining after hard pruning (per round in 'compress')")
     parser.add_argument("--train-limit", type=POSITIVE_INT, default=None,
                         help="images per epoch, a new sample of the whole training split every epoch (default: all)")
-    parser.add_argument("--eval-limit", type=POSITIVE_INT, default=None, help="report test accuracy on this many images")
+    parser.add_argument("--eval-limit", type=POSITIVE_INT, default=None,
+                        help="report test accuracy on this many images")
     parser.add_argument("--lr", type=POSITIVE, default=defaults.train.lr,
                         help="learning rate: held during ADMM, cosine-decayed during retraining")
     parser.add_argument("--batch-size", type=POSITIVE_INT, default=defaults.train.batch_size,

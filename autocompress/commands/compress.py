@@ -19,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser, torch_flag="--torch-device")
     add_search_args(parser)
     defaults = CompressConfig(target_rate=2.0)
-    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds, help="rounds; targets grow geometrically")
+    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds,
+                        help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults)
     add_latency_check_args(parser, defaults)
     add_run_args(parser, "compress")

@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_data_args(parser)
     parser.add_argument("--split", default="test", choices=("test", "val", "train"), help="which split to score")
     parser.add_argument("--batch-size", type=POSITIVE_INT, default=256)
-    parser.add_argument("--limit", type=POSITIVE_INT, default=None, help="score a fixed seeded subset of this many images")
+    parser.add_argument("--limit", type=POSITIVE_INT, default=None,
+                        help="score a fixed seeded subset of this many images")
     parser.add_argument("--json", action="store_true", help="print one JSON object (accuracy as a fraction, n, loss)")
 
 

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-epochs", type=COUNT, default=defaults.baseline_epochs,
                         help="epochs of the baseline trained when --weights is not given")
     add_search_args(parser, required=False, device=False)
-    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.compress.rounds, help="rounds; targets grow geometrically")
+    parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.compress.rounds,
+                        help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser, defaults.compress)
     add_latency_check_args(parser, defaults.compress)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
@@ -32,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")
     parser.add_argument("--runs", type=POSITIVE_INT, default=defaults.runs, help="timed runs per binary")
     parser.add_argument("--threads", type=POSITIVE_INT, default=defaults.threads, help="threads of the binary")
-    parser.add_argument("--torch-device", default=defaults.torch_device, type=torch_device, help="where training runs: cpu or cuda")
+    parser.add_argument("--torch-device", default=defaults.torch_device, type=torch_device,
+                        help="where training runs: cpu or cuda")
     add_run_args(parser, "run")
 
 

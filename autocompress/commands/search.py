@@ -37,7 +37,8 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
                                  "adb[:SERIAL]; the torch device is --torch-device")
     add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
-    parser.add_argument("--candidates", type=POSITIVE_INT, default=s.candidates, help="annealing steps (one candidate each)")
+    parser.add_argument("--candidates", type=POSITIVE_INT, default=s.candidates,
+                        help="annealing steps (one candidate each)")
     parser.add_argument("--search-method", choices=METHODS, default=s.method,
                         help="annealing (the method), or a baseline: random (as many random candidates), uniform "
                              "(one rate for every layer, scaled to the target)")
