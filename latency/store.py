@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from compress.files import write_json
 from compress.models import get_spec
 from runtime import get_device
 from runtime.cache import cache_dir
@@ -20,12 +21,7 @@ from .table import LatencyTable
 
 def save_table(table: LatencyTable, path: str | Path) -> Path:
     """Write ``table`` as JSON (atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table.to_dict(), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    return write_json(path, table.to_dict(), indent=1)
 
 
 def load_table(path: str | Path) -> LatencyTable:
