@@ -15,6 +15,10 @@ from codegen import CompiledModel, compile_model
 from codegen.frontend import export_torch
 from latency import variants
 
+# (target, device) of the tests that run executables: this machine, and ARM64 under qemu-aarch64.
+TARGETS = [pytest.param("host", "host", id="host"),
+           pytest.param("linux-aarch64", "qemu", id="qemu", marks=pytest.mark.qemu)]
+
 
 def make_model(name: str, variant: str = "dense", seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
     """A registry model, dense or filter+column-pruned (50% of filters, 40% of the remaining columns of every

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_codegen import artifacts, elf_facts  # noqa: F401  (fixture)
+from conftest_codegen import TARGETS, artifacts, elf_facts  # noqa: F401  (fixture)
 from runtime import get_device
 
 MODELS = ("resnet20", "resnet18", "vgg16")  # resnet56 has resnet20's layer shapes (the same kernels), only more blocks
-TARGETS = [pytest.param("host", "host", id="host"),
-           pytest.param("linux-aarch64", "qemu", id="qemu", marks=pytest.mark.qemu)]
 
 
 @pytest.mark.slow

@@ -10,11 +10,9 @@ import torch
 from torch import nn
 
 from codegen import compile_model
+from conftest_codegen import TARGETS
 from runtime import get_device
 from runtime.reference import make_input
-
-TARGETS = [pytest.param("host", "host", id="host"),
-           pytest.param("linux-aarch64", "qemu", id="qemu", marks=pytest.mark.qemu)]
 
 
 class OddNet(nn.Module):

@@ -14,11 +14,10 @@ from torch import nn
 
 from codegen import UnsupportedOperatorError, compile_model
 from codegen.frontend import ONNX_OPSET, export_torch
+from conftest_codegen import TARGETS
 from runtime import get_device
 
 IMAGE = (1, 4, 8, 8)
-TARGETS = [pytest.param("host", "host", id="host"),
-           pytest.param("linux-aarch64", "qemu", id="qemu", marks=pytest.mark.qemu)]
 
 
 def _rand(*shape: int, low: float = -1.0, high: float = 1.0) -> np.ndarray:
