@@ -29,17 +29,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_json, write_report  # noqa: E402
 from compress.counting import count_model  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.precision import resolve  # noqa: E402
+from compress.pruning import PruneBudget  # noqa: E402
 from compress.restore import restore_model  # noqa: E402
 from compress.search import CompressConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
 from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
-ROWS = RESULTS / "accuracy"
+ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
 METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -95,12 +95,12 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
     """searched / uniform / magnitude: one round of our pipeline at the target."""
     kind, factor = args.target.split(":")
     magnitude = args.method == "magnitude"
-    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1,
-                            admm_epochs=0 if magnitude else args.admm_epochs,
-                            retrain_epochs=args.retrain_epochs + (args.admm_epochs if magnitude else 0),
+    prune_budget = PruneBudget(admm_epochs=0 if magnitude else args.admm_epochs,
+                               retrain_epochs=args.retrain_epochs + (args.admm_epochs if magnitude else 0),
+                               train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
+    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget,
                             search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
-                                                method="annealing" if args.method == "searched" else "uniform"),
-                            train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
+                                                method="annealing" if args.method == "searched" else "uniform"))
     small, report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
     r = report["rounds"][0]
     extra = {"accuracy": r["accuracy"], "admm": r.get("admm") and {k: v for k, v in r["admm"].items() if k != "updates"},
@@ -185,8 +185,7 @@ def run(args) -> None:
            "wall_seconds": time.time() - t0, "torch": torch.__version__, "threads": args.threads, **extra}
     if args.latency:
         row["latency"] = latency(small, splits.input_shape, folder)
-    ROWS.mkdir(parents=True, exist_ok=True)
-    (ROWS / f"{folder.name}.json").write_text(json.dumps(row, indent=2, default=str) + "\n")
+    write_json(ROWS / f"{folder.name}.json", row)
     print(f"{folder.name}: test accuracy {row['test_accuracy']:.4f} (dense {row['dense_accuracy']:.4f}), "
           f"{row['compression_rate']:.2f}x weights, {row['mac_reduction']:.2f}x MACs", flush=True)
 

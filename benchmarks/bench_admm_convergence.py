@@ -11,7 +11,7 @@ new: ``AdmmConfig()``: rho from lr and steps per update (pull 0.5), x1.5 per upd
     PYTHONPATH=. python benchmarks/bench_admm_convergence.py --weights ~/.cache/acruns/resnet20-jpeg-finetune/model.pt \
         --target 4 --epochs 8 --train-limit 10000 --threads 2
 
-Writes benchmarks/results/admm_convergence.{json,md,png}.
+Writes benchmarks/results/admm/admm_convergence.{json,md,png}.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.pruning import layer_weights, project_masks, trace_structure, uniform_rates  # noqa: E402
 from compress.pruning.accounting import rates_for_target  # noqa: E402
@@ -34,7 +34,6 @@ from compress.restore import restore_model  # noqa: E402
 from compress.train import (Distillation, TrainConfig, calibration_batches, recalibrate_bn, split_accuracy,  # noqa: E402
                             steps_per_epoch, train)
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(RESULTS / "admm_convergence"))
+    p.add_argument("--out", default=str(RESULTS / "admm" / "admm_convergence"))
     args = p.parse_args(argv)
     splits = load_data(args.data, seed=args.seed)
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])

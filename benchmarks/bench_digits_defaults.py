@@ -4,10 +4,11 @@ each command timed as a whole; accuracies read from their report.json.
 
     PYTHONPATH=. python benchmarks/bench_digits_defaults.py
 
-Writes benchmarks/results/digits_defaults.{json,md}.
+Writes benchmarks/results/training/digits_defaults.{json,md}.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -16,9 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CLI = [sys.executable, "-m", "autocompress"]
 STEPS = {"baseline": ["train", "--epochs", "15", "--out", "base", "--no-progress"],
          "prune": ["prune", "--weights", "base/model.pt", "--target", "4", "--out", "pruned", "--no-progress"],
@@ -32,6 +32,7 @@ def timed(args: list[str], cwd: Path) -> float:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         seconds = {name: timed(args, work) for name, args in STEPS.items()}
@@ -56,7 +57,7 @@ def main() -> int:
              f"{final['test_accuracy']:.4f} ({100 * (final['test_accuracy'] - run['baseline_test_accuracy']):+.2f} pt) |",
              "", "Goals: prune retrained within 1.5 points of dense and projected >= 0.85; run within 1.5 points of its "
              "baseline at 4x in under 2 minutes after installation (the install itself is timed in the README)."]
-    write_report(RESULTS / "digits_defaults", report, "\n".join(lines) + "\n")
+    write_report(RESULTS / "training" / "digits_defaults", report, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
 

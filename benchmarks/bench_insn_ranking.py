@@ -6,10 +6,11 @@ show it repeats). Every executable is checked against onnxruntime first.
 
     PYTHONPATH=. python benchmarks/bench_insn_ranking.py
 
-Writes benchmarks/results/insn_ranking.{json,md}.
+Writes benchmarks/results/latency/insn_ranking.{json,md}.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from latency.variants import calibrate  # noqa: E402
 from runtime import get_device  # noqa: E402
@@ -80,12 +81,13 @@ def markdown(report: dict) -> str:
 
 
 def main() -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-insn-") as tmp:
         rows = [measure(name, variant, Path(tmp)) for name in LAYERS for variant in VARIANTS]
     same = all(ranks([r["native_ms"] for r in rows if r["layer"] == n]) ==
                ranks([r["instructions"] for r in rows if r["layer"] == n]) for n in LAYERS)
     report = {"command": command(), "rows": rows, "same_order": same}
-    write_report(ROOT / "benchmarks/results/insn_ranking", report, markdown(report))
+    write_report(RESULTS / "latency" / "insn_ranking", report, markdown(report))
     print(markdown(report))
     return 0
 

@@ -6,7 +6,7 @@ Kept columns are a seeded random subset of exactly round(r x columns); every ker
 
     PYTHONPATH=. python benchmarks/bench_kernels.py [--tiles]
 
-Writes benchmarks/results/kernels.{json,md} (``--tiles``: kernel_tiles.{json,md}, 8 vs 12 accumulators, dense).
+Writes benchmarks/results/kernels/kernels.{json,md} (``--tiles``: kernel_tiles.{json,md}, 8 vs 12 accumulators, dense).
 """
 from __future__ import annotations
 
@@ -21,12 +21,11 @@ import torch
 import tvm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from codegen.kernels import choose_tile, conv_kernel, pack  # noqa: E402
 from codegen.structure import conv_spec  # noqa: E402
 from codegen.targets import get_target  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 LAYERS = {  # name: (in channels, image side, filters, stride)
     "resnet20 stage1 16x32x32": (16, 32, 16, 1),
     "resnet20 stage2 32x16x16": (32, 16, 32, 1),
@@ -142,7 +141,7 @@ def main() -> None:
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
               "cpu": get_target("host").llvm.get("mcpu", "generic"), "tvm": tvm.__version__, "rows": rows}
     text = tile_markdown(report) if args.tiles else keep_markdown(report)
-    print(f"wrote {write_report(RESULTS / ('kernel_tiles' if args.tiles else 'kernels'), report, text)}")
+    print(f"wrote {write_report(RESULTS / 'kernels' / ('kernel_tiles' if args.tiles else 'kernels'), report, text)}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ by the variant's useful MACs (kept rows x kept taps x pixels).
 
     PYTHONPATH=. python benchmarks/bench_latency_table.py
 
-Writes benchmarks/results/latency_table.{json,md}.
+Writes benchmarks/results/latency/latency_table.{json,md}.
 """
 from __future__ import annotations
 
@@ -21,11 +21,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from latency import LatencyTable, build_table, validate_table  # noqa: E402
 from latency.variants import calibrated_model, compacted, masked, random_rates  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def useful_macs(table: LatencyTable, model, shape) -> int:
@@ -122,7 +121,7 @@ def main() -> None:
     parser.add_argument("--qemu-variants", type=int, default=4)
     parser.add_argument("--runs", type=int, default=30, help="timed runs per host measurement")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=str(RESULTS / "latency_table"), help="output path without suffix")
+    parser.add_argument("--out", default=str(RESULTS / "latency" / "latency_table"), help="output path without suffix")
     args = parser.parse_args()
     runs = [run(arch, "host", args.variants, args.seed, args.runs) for arch in args.models]
     runs += [run(arch, "qemu", args.qemu_variants, args.seed, None) for arch in args.qemu_models]

@@ -5,9 +5,9 @@ With ``--device qemu`` the cost is emulated AArch64 instructions (never a time) 
 
     PYTHONPATH=. python benchmarks/bench_latency_target.py --device host --target-macs 2
     PYTHONPATH=. python benchmarks/bench_latency_target.py --device qemu --search-only --out \\
-        benchmarks/results/latency_target_qemu
+        benchmarks/results/latency/latency_target_qemu
 
-Writes OUT.json and OUT.md (default benchmarks/results/latency_target).
+Writes OUT.json and OUT.md (default benchmarks/results/latency/latency_target).
 """
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from autocompress.latency import latency_objective  # noqa: E402
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
+from compress.pruning import PruneBudget  # noqa: E402
 from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, autocompress,  # noqa: E402
                              search)
 from compress.train import TrainConfig  # noqa: E402
@@ -46,16 +47,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--train-limit", type=int, default=10000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seeds", default="0", help="comma-separated seeds (search and training); one pair of runs each")
-    p.add_argument("--out", default=str(ROOT / "benchmarks/results/latency_target"))
+    p.add_argument("--out", default=str(RESULTS / "latency" / "latency_target"))
     return p.parse_args(argv)
 
 
 def config_for(args, seed: int, **target) -> CompressConfig:
     train = TrainConfig(lr=0.01, batch_size=128, train_limit=args.train_limit, threads=args.threads, progress=False,
                         seed=seed)
-    return CompressConfig(**target, rounds=1, admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
-                          search=SearchConfig(candidates=args.candidates, progress=True, seed=seed),
-                          quick_eval=QuickEvalConfig(val_images=args.val_images), train=train)
+    return CompressConfig(**target, rounds=1, search=SearchConfig(candidates=args.candidates, progress=True, seed=seed),
+                          quick_eval=QuickEvalConfig(val_images=args.val_images),
+                          budget=PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
+                                             train=train))
 
 
 def full_runs(model, splits, objective, args, work: Path) -> dict:

@@ -10,7 +10,7 @@ this script, one after another on the same machine.
 
     PYTHONPATH=. python benchmarks/bench_models.py --runs 20 --warmup 3
 
-Writes benchmarks/results/models.{json,md}.
+Writes benchmarks/results/kernels/models.{json,md}.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import results_io  # noqa: E402  (RESULTS read in main(): bench_accuracy imports this module lazily)
 from results_io import command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from codegen.frontend import export_torch  # noqa: E402
@@ -33,7 +34,6 @@ from latency.variants import variant  # noqa: E402
 from runtime import get_device  # noqa: E402
 from runtime.reference import make_input  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 VARIANTS = {"dense": (0.0, 0.0), "pruned": (0.5, 0.4)}
 
 
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(RESULTS / "models"), help="output path without suffix")
+    parser.add_argument("--out", default=str(results_io.RESULTS / "kernels" / "models"), help="output path without suffix")
     args = parser.parse_args()
     import onnxruntime
     import tvm

@@ -4,7 +4,7 @@ noise hits both alike. Also says what ``--precision auto`` picks here and why.
 
     PYTHONPATH=. python benchmarks/bench_precision.py --models resnet20 small_cnn --threads 2
 
-Writes benchmarks/results/precision.{json,md}.
+Writes benchmarks/results/training/precision.{json,md}.
 """
 from __future__ import annotations
 
@@ -20,12 +20,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.precision import autocast, native_bf16, resolve  # noqa: E402
 from compress.train import Distillation  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 SHAPES = {"small_cnn": (1, 8, 8)}
 
 
@@ -65,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default=str(RESULTS / "precision"))
+    p.add_argument("--out", default=str(RESULTS / "training" / "precision"))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []

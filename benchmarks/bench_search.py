@@ -11,19 +11,18 @@
     --rank-samples of them spread over its score range, each get the same ADMM + retrain budget; Spearman and
     Kendall rank correlations between quick-eval score and validation / test accuracy after training.
 
-Writes OUT.json and OUT.md (default benchmarks/results/search) with the exact command, device, weights used
+Writes OUT.json and OUT.md (default benchmarks/results/search/search) with the exact command, device, weights used
 and every setting. Examples:
 
     python benchmarks/bench_search.py --targets rate:4 --candidates 50                    # (a), CPU
     python benchmarks/bench_search.py --device cuda --part ab --targets rate:4,rate:8,macs:2,macs:4 \
-        --candidates 150 --admm-epochs 10 --retrain-epochs 10 --out benchmarks/results/search-gpu
+        --candidates 150 --admm-epochs 10 --retrain-epochs 10 --out benchmarks/results/search/search-gpu
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import hashlib
-import shlex
 import sys
 import tempfile
 import time
@@ -36,12 +35,12 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from results_io import write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
-from compress.pruning import trace_structure  # noqa: E402
+from compress.pruning import PruneBudget, trace_structure  # noqa: E402
 from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal,  # noqa: E402
                              autocompress, prepare)
 from compress.search.quick_eval import QuickEvaluator  # noqa: E402
@@ -84,7 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(ROOT / "benchmarks/results/search"), help="writes OUT.json and OUT.md")
+    p.add_argument("--out", default=str(RESULTS / "search" / "search"), help="writes OUT.json and OUT.md")
     return p.parse_args(argv)
 
 
@@ -149,9 +148,12 @@ def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, d
     return results, actions
 
 
-def train_config(args) -> TrainConfig:
-    return TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
-                       threads=args.threads, seed=args.seed, progress=False)
+def budget(args) -> PruneBudget:
+    """The same ADMM + retraining budget for every method."""
+    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
+                        threads=args.threads, seed=args.seed, progress=False)
+    return PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs, train=train,
+                       eval_limit=args.eval_limit)
 
 
 def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
@@ -159,9 +161,8 @@ def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
     out = {}
     for method in parse_methods(args.methods):
         config = CompressConfig(**{f"target_{kind}": factor}, rounds=args.rounds, scheme=args.scheme,
-                                admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
                                 search=search_config(args, method), quick_eval=quick_config(args),
-                                train=train_config(args), eval_limit=args.eval_limit)
+                                budget=budget(args))
         with tempfile.TemporaryDirectory() as tmp:
             _, report = autocompress(model, splits, config, out=tmp)
         rounds = [{"target": r["target"]["factor"], "quick_score": r["search"]["quick_score"],
@@ -175,17 +176,14 @@ def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
 
 def run_training(model, splits, actions: dict, args) -> dict:
     """Part (b): the same ADMM + retrain budget for each method's rates; test accuracy of the compacted model."""
-    config = CompressConfig(target_rate=2.0, scheme=args.scheme, admm_epochs=args.admm_epochs,
-                            retrain_epochs=args.retrain_epochs, train=train_config(args), eval_limit=args.eval_limit,
-                            quick_eval=QuickEvalConfig(val_images=args.val_images))
     out = {}
     for method, action in actions.items():
         work = copy.deepcopy(model).to(args.device)
         structure = trace_structure(work, splits.input_shape)
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
-            pruned = prune_sequence(work, splits, structure, action.layer_rates(), config, Path(tmp),
-                                    teacher=copy.deepcopy(model))
+            pruned = prune_sequence(work, splits, structure, args.scheme, action.layer_rates(), budget(args),
+                                    Path(tmp), teacher=copy.deepcopy(model))
         out[method] = {"test_accuracy": pruned.accuracy["compacted"], "val_accuracy": pruned.accuracy["val"],
                        "accuracy": pruned.accuracy, "seconds": time.time() - t0}
     return out
@@ -297,7 +295,7 @@ def main(argv=None) -> int:
     model = build_model(args.model, splits.num_classes, splits.input_shape[0])
     load_weights(model, weights)
     model.eval()
-    report = {"model": args.model, "scheme": args.scheme, "command": shlex.join([sys.executable, *sys.argv]),
+    report = {"model": args.model, "scheme": args.scheme, "command": command(),
               "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(0),
               "weights": str(weights), "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
               "data": args.data, "settings": vars(args), "torch_threads": torch.get_num_threads(), "targets": []}

@@ -6,8 +6,8 @@ wins / losses, and a paired t-test (two-sided p). Annealing with proposal screen
 its own; a seed's methods may come from several files (``bench_search.py --methods``). Writes OUT.json and OUT.md.
 Example:
 
-    PYTHONPATH=. python benchmarks/summarize_search_rounds.py benchmarks/results/search-rounds*.json \
-        --out benchmarks/results/search-rounds-summary
+    PYTHONPATH=. python benchmarks/summarize_search_rounds.py benchmarks/results/search/search-rounds*.json \
+        benchmarks/results/search/search-heldout*.json --out benchmarks/results/search/search-rounds-summary
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_io import command, write_report  # noqa: E402
+from results_io import RESULTS, command, write_report  # noqa: E402
 
 BUDGET = ("rounds", "candidates", "metric", "val_images", "recal_batches", "admm_epochs", "retrain_epochs",
           "train_limit", "lr", "batch_size", "weights_sha256")
@@ -167,7 +167,8 @@ def group_markdown(g: dict) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="+", type=Path, help="bench_search.py --part rounds (and --part a) JSON results")
-    p.add_argument("--out", default="benchmarks/results/search-rounds-summary", help="writes OUT.json and OUT.md")
+    p.add_argument("--out", default=str(RESULTS / "search" / "search-rounds-summary"),
+                   help="writes OUT.json and OUT.md")
     args = p.parse_args(argv)
     groups = summarize(runs(args.files))
     lines = ["# Search methods across seeds (multi-round pipeline)", "", f"command: `{command()}`", "",
