@@ -101,13 +101,14 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
         train_baseline(dense, arch, config, splits, out, resume)
     dense = dense.cpu()
     dense_test = evaluate(dense.eval(), splits.loader("test", 256))["accuracy"]
-    config.compress.train.device = config.torch_device
+    budget = config.compress.budget
+    compress = replace(config.compress, budget=replace(budget, train=replace(budget.train, device=config.torch_device)))
     objective = table = None
     if config.latency_goal:
         objective, table, factor = _latency_target(config, arch, dense, splits, out)
-        config.compress = replace(config.compress, target_rate=None, target_macs=None, target_latency=factor)
-    step(2, 5, f"compress to {config.compress.final_target()} in {config.compress.rounds} round(s)")
-    small, compress_report = autocompress(dense, splits, config.compress, out=out / "compress", resume=resume,
+        compress = replace(compress, target_rate=None, target_macs=None, target_latency=factor)
+    step(2, 5, f"compress to {compress.final_target()} in {compress.rounds} round(s)")
+    small, compress_report = autocompress(dense, splits, compress, out=out / "compress", resume=resume,
                                           latency=objective, arch=arch)
     step(3, 5, f"compile dense and compressed models for {config.target}, bench on {config.device}")
     bench = compile_and_bench({"dense": dense, "compressed": small}, config, splits.input_shape, out)

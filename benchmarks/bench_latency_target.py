@@ -27,6 +27,7 @@ from autocompress.latency import latency_objective  # noqa: E402
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
+from compress.pruning import PruneBudget  # noqa: E402
 from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, autocompress,  # noqa: E402
                              search)
 from compress.train import TrainConfig  # noqa: E402
@@ -53,9 +54,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def config_for(args, seed: int, **target) -> CompressConfig:
     train = TrainConfig(lr=0.01, batch_size=128, train_limit=args.train_limit, threads=args.threads, progress=False,
                         seed=seed)
-    return CompressConfig(**target, rounds=1, admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
-                          search=SearchConfig(candidates=args.candidates, progress=True, seed=seed),
-                          quick_eval=QuickEvalConfig(val_images=args.val_images), train=train)
+    return CompressConfig(**target, rounds=1, search=SearchConfig(candidates=args.candidates, progress=True, seed=seed),
+                          quick_eval=QuickEvalConfig(val_images=args.val_images),
+                          budget=PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
+                                             train=train))
 
 
 def full_runs(model, splits, objective, args, work: Path) -> dict:

@@ -40,7 +40,7 @@ from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
-from compress.pruning import trace_structure  # noqa: E402
+from compress.pruning import PruneBudget, trace_structure  # noqa: E402
 from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, anneal,  # noqa: E402
                              autocompress, prepare)
 from compress.search.quick_eval import QuickEvaluator  # noqa: E402
@@ -148,9 +148,12 @@ def run_searches(model, splits, kind: str, factor: float, args) -> tuple[dict, d
     return results, actions
 
 
-def train_config(args) -> TrainConfig:
-    return TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
-                       threads=args.threads, seed=args.seed, progress=False)
+def budget(args) -> PruneBudget:
+    """The same ADMM + retraining budget for every method."""
+    train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, device=args.device,
+                        threads=args.threads, seed=args.seed, progress=False)
+    return PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs, train=train,
+                       eval_limit=args.eval_limit)
 
 
 def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
@@ -158,9 +161,8 @@ def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
     out = {}
     for method in parse_methods(args.methods):
         config = CompressConfig(**{f"target_{kind}": factor}, rounds=args.rounds, scheme=args.scheme,
-                                admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs,
                                 search=search_config(args, method), quick_eval=quick_config(args),
-                                train=train_config(args), eval_limit=args.eval_limit)
+                                budget=budget(args))
         with tempfile.TemporaryDirectory() as tmp:
             _, report = autocompress(model, splits, config, out=tmp)
         rounds = [{"target": r["target"]["factor"], "quick_score": r["search"]["quick_score"],
@@ -174,17 +176,14 @@ def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
 
 def run_training(model, splits, actions: dict, args) -> dict:
     """Part (b): the same ADMM + retrain budget for each method's rates; test accuracy of the compacted model."""
-    config = CompressConfig(target_rate=2.0, scheme=args.scheme, admm_epochs=args.admm_epochs,
-                            retrain_epochs=args.retrain_epochs, train=train_config(args), eval_limit=args.eval_limit,
-                            quick_eval=QuickEvalConfig(val_images=args.val_images))
     out = {}
     for method, action in actions.items():
         work = copy.deepcopy(model).to(args.device)
         structure = trace_structure(work, splits.input_shape)
         t0 = time.time()
         with tempfile.TemporaryDirectory() as tmp:
-            pruned = prune_sequence(work, splits, structure, action.layer_rates(), config, Path(tmp),
-                                    teacher=copy.deepcopy(model))
+            pruned = prune_sequence(work, splits, structure, args.scheme, action.layer_rates(), budget(args),
+                                    Path(tmp), teacher=copy.deepcopy(model))
         out[method] = {"test_accuracy": pruned.accuracy["compacted"], "val_accuracy": pruned.accuracy["val"],
                        "accuracy": pruned.accuracy, "seconds": time.time() - t0}
     return out

@@ -9,6 +9,7 @@ It never imports ``codegen`` or ``runtime``: a latency objective comes in as a c
 from .data import load_data
 from .models import build_model
 from .pruning.api import PruneConfig, prune
+from .pruning.sequence import PruneBudget
 from .restore import restore_model
 
-__all__ = ["PruneConfig", "build_model", "load_data", "prune", "restore_model"]
+__all__ = ["PruneBudget", "PruneConfig", "build_model", "load_data", "prune", "restore_model"]

@@ -67,9 +67,9 @@ def test_pruning_flags_reach_the_config():
     args = build_parser().parse_args(["prune", "--target", "4", "--no-distill", "--precision", "fp32",
                                       "--admm-pull", "2", "--rho-growth", "3", "--admm-tolerance", "0.02",
                                       "--train-limit", "500"])
-    config = config_from_args(args)
-    assert config.distill_weight == 0.0 and config.train.precision == "fp32" and config.train.train_limit == 500
-    assert (config.admm.pull, config.admm.rho_growth, config.admm.tolerance, config.admm.rho) == (2.0, 3.0, 0.02, 0.0)
-    defaults = config_from_args(build_parser().parse_args(["prune", "--target", "4"]))
+    budget = config_from_args(args).budget
+    assert budget.distill_weight == 0.0 and budget.train.precision == "fp32" and budget.train.train_limit == 500
+    assert (budget.admm.pull, budget.admm.rho_growth, budget.admm.tolerance, budget.admm.rho) == (2.0, 3.0, 0.02, 0.0)
+    defaults = config_from_args(build_parser().parse_args(["prune", "--target", "4"])).budget
     assert defaults.distill_weight == 0.5 and defaults.admm_epochs == defaults.retrain_epochs == 10
     assert main(["prune", "--target", "4", "--rho-growth", "0.5"]) == 2

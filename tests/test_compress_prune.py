@@ -9,7 +9,7 @@ from autocompress.cli import main
 from compress.checkpoint import save_checkpoint
 from compress.data import load_data
 from compress.models import build_model
-from compress.pruning import LayerRate, layer_weights, project_masks, trace_structure, uniform_rates
+from compress.pruning import LayerRate, PruneBudget, layer_weights, project_masks, trace_structure, uniform_rates
 from compress.pruning.admm import MaskHooks
 from compress.pruning.api import PruneConfig, prune
 from compress.restore import restore_model
@@ -36,9 +36,9 @@ def fresh(state):
     return model
 
 
-def config(**kw):
-    return PruneConfig(**{"rate": LayerRate(filter=0.5, column=0.3), "admm_epochs": 2, "retrain_epochs": 2,
-                          "train": FAST, **kw})
+def config(retrain_epochs: int = 2, **kw):
+    budget = PruneBudget(admm_epochs=2, retrain_epochs=retrain_epochs, train=FAST)
+    return PruneConfig(**{"rate": LayerRate(filter=0.5, column=0.3), "budget": budget, **kw})
 
 
 def test_pipeline_writes_a_run_folder_that_reloads(trained, tmp_path):
@@ -124,8 +124,8 @@ def test_default_settings_prune_digits_4x_within_a_point_and_a_half():
     torch.manual_seed(0)
     model = build_model("small_cnn")
     train(model, splits, TrainConfig(epochs=15, threads=1, progress=False))
-    _, report = prune(model, splits, PruneConfig(target=4.0, train=TrainConfig(lr=0.01, threads=1, progress=False),
-                                                 export=False))
+    _, report = prune(model, splits, PruneConfig(target=4.0, export=False, budget=PruneBudget(
+        train=TrainConfig(lr=0.01, threads=1, progress=False))))
     a = report["accuracy"]
     assert report["stats"]["compression_rate"] >= 4.0
     assert a["projected"] >= 0.85 and a["compacted"] >= a["dense"] - 0.015, a

@@ -4,15 +4,16 @@ import json
 import pytest
 import torch
 
+from compress.pruning import PruneBudget
 from compress.restore import restore_model
 from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, autocompress, round_targets
 from compress.train import TrainConfig
 
 CONFIG = CompressConfig(
-    target_rate=4.0, rounds=2, admm_epochs=2, retrain_epochs=2,
-    search=SearchConfig(candidates=5, progress=False),
+    target_rate=4.0, rounds=2, search=SearchConfig(candidates=5, progress=False),
     quick_eval=QuickEvalConfig(val_images=None, recalibrate_batches=2, recalibrate_batch_size=64),
-    train=TrainConfig(lr=0.01, batch_size=64, threads=1, progress=False, train_limit=512))
+    budget=PruneBudget(admm_epochs=2, retrain_epochs=2,
+                       train=TrainConfig(lr=0.01, batch_size=64, threads=1, progress=False, train_limit=512)))
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -13,6 +13,7 @@ from compress.data import Splits, load_data
 from compress.models import MODELS
 from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
+from compress.pruning.sequence import PruneBudget
 from compress.restore import restore_model
 from compress.run_folder import CONFIG_FILE, config_changes, recorded_config
 from compress.precision import PRECISIONS
@@ -73,11 +74,10 @@ def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheme", default="filter+column", choices=list(SCHEMES), help="pruning scheme")
 
 
-def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> None:
-    """Epochs, training and ADMM settings, purification and evaluation limits of ADMM pruning.
-
-    ``defaults``: a ``PruneConfig`` or ``CompressConfig`` (both have these fields); ``pruning_budget`` reads them back.
-    """
+def add_pruning_budget_args(parser: argparse.ArgumentParser) -> None:
+    """Epochs, training and ADMM settings, purification and evaluation limits of ADMM pruning (the fields of a
+    ``PruneBudget``, which ``pruning_budget`` reads back)."""
+    defaults = PruneBudget()
     parser.add_argument("--admm-epochs", type=COUNT, default=defaults.admm_epochs,
                         help="epochs of ADMM-regularised training (per round in 'compress')")
     parser.add_argument("--retrain-epochs", type=COUNT, default=defaults.retrain_epochs,
@@ -112,19 +112,18 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser, defaults: Any) -> N
                         help="validation-accuracy drop allowed for remnant removal; negative skips it")
 
 
-def pruning_budget(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``PruneConfig`` / ``CompressConfig`` fields that ``add_pruning_budget_args`` (and the runtime,
-    data and run flags) describe, as keyword arguments."""
+def pruning_budget(args: argparse.Namespace) -> PruneBudget:
+    """The ``PruneBudget`` that ``add_pruning_budget_args`` (and the runtime, data and run flags) describe."""
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
                         threads=args.threads, device=args.device, precision=args.precision,
                         progress=not args.no_progress)
     admm = AdmmConfig(rho=args.rho, pull=args.admm_pull, rho_growth=args.rho_growth, tolerance=args.admm_tolerance,
                       update_every_steps=args.update_every_steps)
-    return {"admm_epochs": args.admm_epochs, "retrain_epochs": args.retrain_epochs, "train": train, "admm": admm,
-            "distill_weight": 0.0 if args.no_distill else args.distill_weight,
-            "distill_temperature": args.distill_temperature,
-            "purify_tolerance": None if args.purify_tolerance < 0 else args.purify_tolerance,
-            "eval_limit": args.eval_limit}
+    return PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs, train=train, admm=admm,
+                       distill_weight=0.0 if args.no_distill else args.distill_weight,
+                       distill_temperature=args.distill_temperature,
+                       purify_tolerance=None if args.purify_tolerance < 0 else args.purify_tolerance,
+                       eval_limit=args.eval_limit)
 
 
 def load_splits(args: argparse.Namespace) -> Splits:

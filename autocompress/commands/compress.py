@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds,
                         help="rounds; targets grow geometrically")
-    add_pruning_budget_args(parser, defaults)
+    add_pruning_budget_args(parser)
     add_latency_check_args(parser, defaults)
     add_run_args(parser, "compress")
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         kind, factor = final_target(args)
     targets = {f"target_{k}": factor if kind == k else None for k in ("rate", "macs", "latency")}
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
-                            quick_eval=quick_config(args), **pruning_budget(args), **latency_checks(args))
+                            quick_eval=quick_config(args), budget=pruning_budget(args), **latency_checks(args))
     resume = open_run(args, out, config.to_dict())
     _, report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model)
     if args.json:

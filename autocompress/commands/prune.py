@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", help="per-layer rates, JSON text or a .json file: {layer: rate | [filter, column] | "
                                         "{filter, column, weight}}; residual groups take their smallest filter rate")
     parser.add_argument("--target", type=FACTOR, help="compression target (e.g. 4): picks the uniform rate")
-    add_pruning_budget_args(parser, PruneConfig())
+    add_pruning_budget_args(parser)
     parser.add_argument("--no-export", action="store_true", help="skip model.onnx and structure.json")
     add_run_args(parser, "prune")
 
@@ -59,7 +59,7 @@ def _per_layer(text: str | None, scheme: str) -> dict[str, LayerRate]:
 def config_from_args(args: argparse.Namespace) -> PruneConfig:
     """The PruneConfig the flags describe."""
     return PruneConfig(scheme=args.scheme, method=args.method, rate=_uniform(args), rates=_per_layer(args.rates, args.scheme),
-                       target=args.target, export=not args.no_export, **pruning_budget(args))
+                       target=args.target, export=not args.no_export, budget=pruning_budget(args))
 
 
 def run(args: argparse.Namespace) -> int:

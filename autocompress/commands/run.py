@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_search_args(parser, required=False, device=False)
     parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.compress.rounds,
                         help="rounds; targets grow geometrically")
-    add_pruning_budget_args(parser, defaults.compress)
+    add_pruning_budget_args(parser)
     add_latency_check_args(parser, defaults.compress)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
     parser.add_argument("--device", default=defaults.device,
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     budget = pruning_budget(argparse.Namespace(**{**vars(args), "device": args.torch_device, "threads": None}))
     compress = CompressConfig(target_rate=target_rate, target_macs=args.target_macs,
                               target_latency=1.0 if args.target_latency else None, rounds=args.rounds,
-                              scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), **budget,
+                              scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), budget=budget,
                               **latency_checks(args))
     config = RunConfig(model=args.model, data=args.data, weights=args.weights, baseline_epochs=args.baseline_epochs,
                        compress=compress, target=args.target, device=args.device, runs=args.runs,

@@ -13,8 +13,9 @@ from .modules import ChannelGather
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import SCHEMES, project
 from .purification import Purification, PurifyConfig, purify
+from .sequence import PruneBudget
 from .structure import Structure, trace_structure
 
-__all__ = ["ChannelGather", "LayerRate", "Masks", "Purification", "PurifyConfig", "SCHEMES", "Structure",
+__all__ = ["ChannelGather", "LayerRate", "Masks", "PruneBudget", "Purification", "PurifyConfig", "SCHEMES", "Structure",
            "compact", "layer_weights", "project", "project_masks", "purify", "purify_and_compact", "replay",
            "trace_structure", "uniform_rates"]

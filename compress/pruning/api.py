@@ -19,13 +19,12 @@ from ..checkpoint import save_checkpoint
 from ..data import Splits
 from ..files import write_json, write_text
 from ..run_folder import record_config
-from ..train import TrainConfig
 from .accounting import compression_stats, rates_for_target
-from .admm import AdmmConfig, describe
+from .admm import describe
 from .export import export_onnx, write_sidecar
 from .plan import LayerRate, uniform_rates
 from .projection import check_scheme
-from .sequence import prune_sequence
+from .sequence import PruneBudget, prune_sequence
 from .structure import trace_structure
 
 METHODS = ("admm", "magnitude")
@@ -33,22 +32,14 @@ METHODS = ("admm", "magnitude")
 
 @dataclass
 class PruneConfig:
-    """What to prune, how, and the training budgets."""
+    """What to prune, how, and the training budget."""
 
     scheme: str = "filter+column"  # filter | column | filter+column | unstructured
     method: str = "admm"  # admm: ADMM then hard prune; magnitude: one-shot projection of the given weights
     rate: LayerRate | None = None  # uniform rate on every conv layer
     rates: dict[str, LayerRate] = field(default_factory=dict)  # per-layer rates; override the uniform one
     target: float | None = None  # compression target (e.g. 4.0); picks the uniform rate when rate is None
-    admm_epochs: int = 10  # epochs of ADMM-regularised training (method admm)
-    retrain_epochs: int = 10  # epochs of masked retraining after hard pruning
-    admm: AdmmConfig = field(default_factory=AdmmConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
-    distill_weight: float = 0.5  # knowledge distillation from the dense model in both phases (0: off)
-    distill_temperature: float = 4.0
-    purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
-    check_limit: int | None = 2000  # validation images used by the remnant check
-    eval_limit: int | None = None  # test images for the reported accuracies (None: all)
+    budget: PruneBudget = field(default_factory=PruneBudget)  # epochs, training, ADMM, distillation, checks
     export: bool = True  # write ONNX + structure JSON into the run folder
 
     def __post_init__(self) -> None:
@@ -86,11 +77,12 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
     if run_dir:
         record_config(run_dir, config.to_dict())
     dense = copy.deepcopy(model).cpu()
-    work = copy.deepcopy(model).to(config.train.device)
+    work = copy.deepcopy(model).to(config.budget.train.device)
     structure = trace_structure(work, splits.input_shape)
     rates, projected = resolve_rates(work, structure, config)
-    settings = replace(config, admm_epochs=0) if config.method == "magnitude" else config
-    pruned = prune_sequence(work, splits, structure, rates, settings, run_dir, resume, teacher=copy.deepcopy(dense))
+    budget = replace(config.budget, admm_epochs=0) if config.method == "magnitude" else config.budget
+    pruned = prune_sequence(work, splits, structure, config.scheme, rates, budget, run_dir, resume,
+                            teacher=copy.deepcopy(dense))
     report = {
         "arch": arch, "scheme": config.scheme, "method": config.method, "data": splits.source,
         "target": config.target, "projected_compression": projected,

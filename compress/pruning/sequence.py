@@ -7,15 +7,15 @@ Each training phase checkpoints into ``run_dir/admm`` and ``run_dir/retrain`` an
 accuracies go under the keys ``dense``, ``projected`` (hard-pruned, statistics recalibrated), ``retrained``
 and ``compacted`` (test split), plus ``val`` (compacted, validation split) for the search.
 
->>> pruned = prune_sequence(model, splits, structure, rates, config, Path("run"), teacher=dense, stream="prune")
+>>> pruned = prune_sequence(model, splits, structure, "filter+column", rates, PruneBudget(), Path("run"), teacher=dense)
 >>> pruned.accuracy["projected"], pruned.admm["converged"]
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 from torch import nn
 
@@ -34,19 +34,19 @@ CALIBRATION_BATCHES = 16  # training batches re-estimating BatchNorm statistics 
 Callback = Callable[[dict], None]
 
 
-class PruneSettings(Protocol):
-    """The fields of ``PruneConfig`` and ``CompressConfig`` that the sequence reads."""
+@dataclass
+class PruneBudget:
+    """How one prune at fixed rates trains and checks: the settings ``prune`` and every ``compress`` round share."""
 
-    scheme: str
-    admm_epochs: int  # 0: one-shot projection of the given weights (magnitude pruning)
-    retrain_epochs: int
-    admm: AdmmConfig
-    train: TrainConfig
-    distill_weight: float  # 0: no distillation
-    distill_temperature: float
-    purify_tolerance: float | None
-    check_limit: int | None
-    eval_limit: int | None
+    admm_epochs: int = 10  # epochs of ADMM-regularised training (0: one-shot projection, magnitude pruning)
+    retrain_epochs: int = 10  # epochs of masked retraining after hard pruning
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
+    admm: AdmmConfig = field(default_factory=AdmmConfig)
+    distill_weight: float = 0.5  # knowledge distillation from the dense model in both phases (0: off)
+    distill_temperature: float = 4.0
+    purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
+    check_limit: int | None = 2000  # validation images used by the remnant check
+    eval_limit: int | None = None  # test images for the reported accuracies (None: all)
 
 
 @dataclass
@@ -72,37 +72,38 @@ class _EpochCallback(TrainHooks):
             self.callback({**self.event, "epoch": epoch + 1})
 
 
-def distillation(config: PruneSettings, teacher: nn.Module | None) -> Distillation | None:
-    """The distillation the settings ask for, from ``teacher`` (None when off or without a teacher)."""
-    if teacher is None or config.distill_weight <= 0:
+def distillation(budget: PruneBudget, teacher: nn.Module | None) -> Distillation | None:
+    """The distillation the budget asks for, from ``teacher`` (None when off or without a teacher)."""
+    if teacher is None or budget.distill_weight <= 0:
         return None
-    return Distillation(teacher.eval(), config.distill_weight, config.distill_temperature)
+    return Distillation(teacher.eval(), budget.distill_weight, budget.distill_temperature)
 
 
-def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates: dict[str, LayerRate],
-                   config: PruneSettings, run_dir: Path | None, resume: bool = False, teacher: nn.Module | None = None,
-                   stream: str = "prune", callback: Callback | None = None, event: dict | None = None) -> Pruned:
+def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme: str, rates: dict[str, LayerRate],
+                   budget: PruneBudget, run_dir: Path | None, resume: bool = False, *,
+                   teacher: nn.Module | None = None, stream: str = "prune", callback: Callback | None = None,
+                   event: dict | None = None) -> Pruned:
     """Prune ``work`` (trained weights; changed in place into the hard-pruned model) at ``rates``; returns the
     compacted, retrained model. ``callback`` sees every training epoch as ``{**event, "phase": ..., "epoch": ...}``."""
-    device, limit = config.train.device, config.eval_limit
+    device, limit = budget.train.device, budget.eval_limit
     folder = (lambda name: run_dir / name) if run_dir else (lambda name: None)
-    distill, event = distillation(config, teacher), event or {}
+    distill, event = distillation(budget, teacher), event or {}
     acc = {"dense": split_accuracy(work, splits, "test", limit, device)}
     history, admm = {}, None
-    if config.admm_epochs > 0:
-        admm = AdmmHooks(work, structure, config.scheme, rates, config.admm, config.train,
-                         steps_per_epoch(splits, config.train))
-        history["admm"] = train_phase(work, splits, replace(config.train, schedule="constant"), config.admm_epochs,
+    if budget.admm_epochs > 0:
+        admm = AdmmHooks(work, structure, scheme, rates, budget.admm, budget.train,
+                         steps_per_epoch(splits, budget.train))
+        history["admm"] = train_phase(work, splits, replace(budget.train, schedule="constant"), budget.admm_epochs,
                                       folder("admm"), resume, ChainHooks(admm, _EpochCallback(
                                           callback, **event, phase="admm")), distill, f"{stream}/admm")
-    masks = project_masks(structure, layer_weights(work), config.scheme, rates)  # hard pruning
+    masks = project_masks(structure, layer_weights(work), scheme, rates)  # hard pruning
     masks.apply(work)
     recalibrate_bn(work, calibration_batches(splits, CALIBRATION_BATCHES, device=device))
     acc["projected"] = split_accuracy(work, splits, "test", limit, device)
     x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
     slim = purify_and_compact(work, structure, x)  # removes what hard pruning cut: retraining runs fewer MACs
     model = slim.model.to(device)
-    history["retrain"] = train_phase(model, splits, config.train, config.retrain_epochs, folder("retrain"), resume,
+    history["retrain"] = train_phase(model, splits, budget.train, budget.retrain_epochs, folder("retrain"), resume,
                                      ChainHooks(MaskHooks(Masks.of_zeros(model)),
                                                 _EpochCallback(callback, **event, phase="retrain")),
                                      distill, f"{stream}/retrain")
@@ -110,10 +111,10 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, rates:
     t0 = time.time()
     has_val = splits.val is not None and len(splits.val) > 0
     check = None
-    if config.purify_tolerance is not None and has_val:
-        check = lambda m: split_accuracy(m, splits, "val", config.check_limit, device)  # noqa: E731
+    if budget.purify_tolerance is not None and has_val:
+        check = lambda m: split_accuracy(m, splits, "val", budget.check_limit, device)  # noqa: E731
     final = purify_and_compact(model, trace_structure(model, splits.input_shape), x, check,
-                               PurifyConfig(tolerance=config.purify_tolerance or 0.0))
+                               PurifyConfig(tolerance=budget.purify_tolerance or 0.0))
     acc["compacted"] = split_accuracy(final.model, splits, "test", limit, device)
     if has_val:
         acc["val"] = split_accuracy(final.model, splits, "val", None, device)

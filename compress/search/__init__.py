@@ -8,7 +8,8 @@ from .action import Action, ActionSpace, Knob
 from .annealing import SearchConfig, SearchResult, accept, acceptance_probability, anneal, cool, initial_values, perturb
 from .cost import CostModel
 from .latency import KeptLatencyFn, LatencyObjective, ModuleLatencyFn
-from .pipeline import CompressConfig, autocompress, round_targets
+from .config import CompressConfig
+from .pipeline import autocompress, round_targets
 from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
 from .searcher import prepare, search, uniform_action
 from .target import TARGET_KINDS, Goal, Target, make_goal, rescale

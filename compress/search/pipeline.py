@@ -21,7 +21,6 @@ import copy
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -31,60 +30,13 @@ from ..checkpoint import save_checkpoint
 from ..counting import count_model
 from ..data import Splits
 from ..files import write_json, write_text
-from ..pruning.admm import AdmmConfig
 from ..pruning.compaction import compose_records
-from ..pruning.projection import check_scheme
 from ..run_folder import record_config
-from ..train import TrainConfig
-from .annealing import SearchConfig
-from .quick_eval import QuickEvalConfig
-from .report import run_markdown
-from .rounds import load_round, run_round
+from .config import CompressConfig
 from .latency import LatencyObjective, ModuleLatencyFn, as_objective
+from .report import run_markdown
+from .rounds import RunContext, load_round, run_round
 from .target import Target
-
-
-@dataclass
-class CompressConfig:
-    """The whole pipeline; give exactly one of the three final targets."""
-
-    target_rate: float | None = None  # final conv+fc weight compression (dense / nonzero), e.g. 8.0
-    target_macs: float | None = None  # final MAC reduction (dense / MACs over kept rows x columns)
-    target_latency: float | None = None  # final speed-up, measured by the latency callable
-    rounds: int = 3  # round k aims at final ** (k / rounds): 8x in 3 rounds is 2x, 4x, 8x
-    tolerance: float = 0.01  # every candidate's factor lies in [target, target * (1 + tolerance)]
-    latency_retries: int = 2  # latency target with a measurement: searches re-aimed when the searched rates,
-    # built and measured before training, miss the round's goal by more than latency_check_tolerance (0: no check)
-    latency_check_tolerance: float = 0.05
-    scheme: str = "filter+column"  # filter | column | filter+column | unstructured
-    admm_epochs: int = 10  # ADMM epochs per round (0: one-shot projection instead)
-    retrain_epochs: int = 10  # masked-retraining epochs per round
-    search: SearchConfig = field(default_factory=SearchConfig)
-    quick_eval: QuickEvalConfig = field(default_factory=QuickEvalConfig)
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr=0.01, progress=False))  # both phases
-    admm: AdmmConfig = field(default_factory=AdmmConfig)
-    distill_weight: float = 0.5  # knowledge distillation from the original dense model in every phase (0: off)
-    distill_temperature: float = 4.0
-    purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
-    check_limit: int | None = 2000  # validation images used by the remnant check
-    eval_limit: int | None = None  # test images for the reported accuracies (None: all)
-
-    def __post_init__(self) -> None:
-        check_scheme(self.scheme)
-        if self.rounds < 1:
-            raise ValueError(f"rounds {self.rounds!r} must be >= 1")
-        self.final_target()
-
-    def final_target(self) -> tuple[str, float]:
-        """(kind, factor) of the one final target given."""
-        given = {k: v for k, v in (("rate", self.target_rate), ("macs", self.target_macs),
-                                   ("latency", self.target_latency)) if v is not None}
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of target_rate, target_macs, target_latency; got {given or 'none'}")
-        return next(iter(given.items()))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def round_targets(final: float, rounds: int) -> list[float]:
@@ -125,8 +77,9 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     if kind == "latency":
         if objective is None:
             raise ValueError("target_latency needs a latency callable (model -> time)")
-        reference = objective.predict(copy.deepcopy(dense).to(config.train.device))
+        reference = objective.predict(copy.deepcopy(dense).to(config.budget.train.device))
     record_config(out, config.to_dict())
+    context = RunContext(splits, config, dense_counts, copy.deepcopy(dense), objective, resume, callback)
     current, record, rounds = dense, {}, []
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"
@@ -136,8 +89,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             report = json.loads((run_dir / "round.json").read_text())
         else:
             goal = reference / factor if kind == "latency" else None
-            small, step_record, report = run_round(index, current, splits, target, config, run_dir, dense_counts,
-                                                   resume, callback, objective, goal, copy.deepcopy(dense))
+            small, step_record, report = run_round(index, current, target, run_dir, context, goal)
         current, record = small.cpu(), compose_records(record, step_record)
         if objective is not None and "latency" not in report:
             report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)

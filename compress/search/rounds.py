@@ -4,14 +4,16 @@ Built from ``compress.pruning`` (``AdmmHooks``, ``MaskHooks``, ``project_masks``
 and the one training loop; this module only orders them, checkpoints them and reports. A callback sees
 every search step and every training epoch (progress, or a test's simulated kill).
 
->>> small, record, report = run_round(1, model, splits, Target("rate", 2.0, reference=270896), config, Path("r1"))
+>>> context = RunContext(splits, config, count_model(dense, splits.input_shape), teacher=dense)
+>>> small, record, report = run_round(1, model, Target("rate", 2.0, reference=270896), Path("r1"), context)
 """
 from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -24,16 +26,27 @@ from ..pruning.compaction import replay
 from ..pruning.sequence import prune_sequence
 from ..pruning.structure import Structure
 from .annealing import anneal
+from .config import CompressConfig
 from .device_check import search_checked
-from .report import round_markdown
 from .latency import LatencyObjective
+from .report import round_markdown
 from .searcher import prepare
 from .target import Target
 
-if TYPE_CHECKING:
-    from .pipeline import CompressConfig
-
 Callback = Callable[[dict], None]
+
+
+@dataclass
+class RunContext:
+    """What every round of one run shares."""
+
+    splits: Splits
+    config: CompressConfig
+    dense: ModelCount  # the original model's counts: every factor is against it
+    teacher: nn.Module | None = None  # the original dense model, distilled from in both training phases
+    latency: LatencyObjective | None = None
+    resume: bool = False
+    callback: Callback | None = None
 
 
 def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
@@ -44,12 +57,12 @@ def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
     return model.eval(), data["structure"]
 
 
-def _search(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, log: Path,
-            resume: bool, callback: Callback | None, latency: LatencyObjective | None):
-    setup = prepare(model, splits, target, config.search, config.scheme, config.quick_eval, config.train.device,
-                    latency)
+def _search(index: int, model: nn.Module, target: Target, log: Path, context: RunContext):
+    config, callback = context.config, context.callback
+    setup = prepare(model, context.splits, target, config.search, config.scheme, config.quick_eval,
+                    config.budget.train.device, context.latency)
     step_cb = None if callback is None else (lambda record: callback({"phase": "search", "round": index, **record}))
-    result = anneal(setup.space, setup.goal, setup.evaluator, config.search, log, resume, step_cb)
+    result = anneal(setup.space, setup.goal, setup.evaluator, config.search, log, context.resume, step_cb)
     return setup.structure, result
 
 
@@ -58,40 +71,39 @@ def _check_input(splits: Splits, device: str) -> torch.Tensor:
     return next(iter(splits.loader("val", 64, limit=64, device=device)))[0]
 
 
-def search_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
-                 resume: bool = False, callback: Callback | None = None, latency: LatencyObjective | None = None,
+def search_round(index: int, model: nn.Module, target: Target, run_dir: Path, context: RunContext,
                  goal: float | None = None) -> tuple[Structure, Any, list[dict]]:
     """The round's search; with a latency ``goal`` and a measurement, checked on the device before training
     (``device_check.search_checked``). Returns the structure, the search result and the device checks."""
+    config, latency = context.config, context.latency
+
     def search(aimed: Target, attempt: int):
         log = run_dir / ("search.jsonl" if attempt == 0 else f"search-{attempt + 1}.jsonl")
-        return _search(index, model, splits, aimed, config, log, resume, callback, latency)
+        return _search(index, model, aimed, log, context)
 
     if not (target.kind == "latency" and goal and latency is not None and latency.measure is not None
             and config.latency_retries > 0):
         return (*search(target, 0), [])
     return search_checked(search, model, target, goal, latency, config.scheme,
-                          _check_input(splits, config.train.device), run_dir / "latency-checks.json", resume,
-                          config.latency_check_tolerance, config.latency_retries)
+                          _check_input(context.splits, config.budget.train.device), run_dir / "latency-checks.json",
+                          context.resume, config.latency_check_tolerance, config.latency_retries)
 
 
-def run_round(index: int, model: nn.Module, splits: Splits, target: Target, config: CompressConfig, run_dir: Path,
-              dense: ModelCount, resume: bool = False, callback: Callback | None = None,
-              latency: LatencyObjective | None = None, goal: float | None = None,
-              teacher: nn.Module | None = None) -> tuple[nn.Module, dict, dict]:
+def run_round(index: int, model: nn.Module, target: Target, run_dir: Path, context: RunContext,
+              goal: float | None = None) -> tuple[nn.Module, dict, dict]:
     """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
 
-    ``dense`` holds the original model's counts (every factor is against it); ``goal`` is a latency target's
-    cost goal for this round, which the searched rates are measured against before training; ``teacher``
-    (the original dense model) is distilled from in both training phases.
+    ``goal`` is a latency target's cost goal for this round, which the searched rates are measured against before
+    training.
     """
     t0 = time.time()
-    work = copy.deepcopy(model).to(config.train.device)
-    structure, result, checks = search_round(index, work, splits, target, config, run_dir, resume, callback, latency,
-                                             goal)
+    config, splits = context.config, context.splits
+    work = copy.deepcopy(model).to(config.budget.train.device)
+    structure, result, checks = search_round(index, work, target, run_dir, context, goal)
     search_wall = time.time() - t0
-    pruned = prune_sequence(work, splits, structure, result.best.layer_rates(), config, run_dir, resume, teacher,
-                            f"round-{index}", callback, {"round": index})
+    pruned = prune_sequence(work, splits, structure, config.scheme, result.best.layer_rates(), config.budget, run_dir,
+                            context.resume, teacher=context.teacher, stream=f"round-{index}",
+                            callback=context.callback, event={"round": index})
     small, record, acc, history = pruned.model, pruned.record, pruned.accuracy, pruned.history
     acc["quick_eval"] = result.best_eval.accuracy
     counts = count_model(small, splits.input_shape)
@@ -105,8 +117,8 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
         "search": {"candidates": result.steps, "evaluations": result.evaluations,
                    "quick_score": result.best_eval.score, "analytic_factor": result.achieved,
                    "seconds_per_candidate": result.seconds / max(result.steps, 1)},
-        "compression_rate": dense.weights / max(counts.nonzero_weights, 1),
-        "mac_reduction": dense.macs / max(counts.structured_macs, 1),
+        "compression_rate": context.dense.weights / max(counts.nonzero_weights, 1),
+        "mac_reduction": context.dense.macs / max(counts.structured_macs, 1),
         "nonzero_weights": counts.nonzero_weights, "params": counts.params, "structured_macs": counts.structured_macs,
         "val_accuracy": acc["val"], "test_accuracy": acc["compacted"], "accuracy": acc, "admm": pruned.admm,
         "purification": pruned.purification, "history": history, "seconds": seconds,
@@ -118,6 +130,6 @@ def run_round(index: int, model: nn.Module, splits: Splits, target: Target, conf
                                             "metrics": {k: report[k] for k in ("compression_rate", "val_accuracy")}})
     write_json(run_dir / "round.json", report)
     write_text(run_dir / "round.md", round_markdown(report))
-    if callback is not None:
-        callback({"phase": "round-done", "round": index})
+    if context.callback is not None:
+        context.callback({"phase": "round-done", "round": index})
     return small, record, report
