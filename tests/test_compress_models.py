@@ -79,3 +79,23 @@ def test_pretrained_weights_classify_lossless_samples(shared_data, name):
         predicted = model(x).argmax(1)
     assert int((predicted == y).sum()) >= 19
     assert np.allclose(splits.mean, (0.485, 0.456, 0.406))
+
+
+def test_mobilenetv2_counts_match_hand_arithmetic():
+    stages = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
+              (6, 320, 1, 1))  # Sandler et al. Table 2 (t, c, n, s), CIFAR strides
+    params, macs, cin, side = conv_bn(3, 32), 32 * 32 * 27 * 32, 32, 32
+    for t, c, n, s in stages:
+        for i in range(n):
+            hidden, stride = cin * t, s if i == 0 else 1
+            expand = conv_bn(cin, hidden, 1) if t != 1 else 0
+            params += expand + 9 * hidden + 2 * hidden + conv_bn(hidden, c, 1)
+            macs += (side * side * cin * hidden if t != 1 else 0)
+            side //= stride
+            macs += side * side * (9 * hidden + hidden * c)
+            cin = c
+    params += conv_bn(320, 1280, 1) + 1280 * 10 + 10
+    macs += side * side * 320 * 1280 + 1280 * 10
+    counts = count_model(build_model("mobilenetv2"), (3, 32, 32))
+    assert side == 4 and counts.params == params == 2_236_682
+    assert counts.macs == macs

@@ -4,6 +4,7 @@ from torch import nn
 
 from compress.models import build_model
 from compress.pruning import purify, compact, trace_structure
+from helpers import randomise_bn
 
 
 def test_resnet20_residual_streams_and_pad_maps():
@@ -116,3 +117,29 @@ def test_unsupported_ops_and_reused_modules_pin_their_channels():
     assert result.removed == {}  # pinned: nothing removed, and the function is untouched
     s = trace_structure(TwiceNet(), (3, 8, 8))
     assert any("called 2 times" in r for r in s.spaces[s.space_of_output("a")].pinned)
+
+
+def test_mobilenetv2_chain_expansion_depthwise_projection():
+    """A removed expansion filter takes its depthwise channel and the projection's column with it; a depthwise
+    channel without taps is a constant, folded into the projection's bias, and takes its expansion filter."""
+    model = build_model("mobilenetv2").eval()
+    s = trace_structure(model, (3, 32, 32))
+    expand, depthwise, project = (f"features.3.conv.{i}.0" for i in range(3))
+    hidden = s.space_of_output(expand)
+    assert s.space_of_output(depthwise) == s.space_of_input(project) == hidden
+    assert s.spaces[hidden].depthwise == [depthwise] and [expand] in s.filter_groups()
+    assert ["features.2.conv.2.0", project] in s.filter_groups()  # the residual stream of stage 1
+    randomise_bn(model, torch.Generator().manual_seed(0))
+    block = model.features[3].conv
+    with torch.no_grad():
+        for param in (block[0][0].weight, block[0][1].weight, block[0][1].bias):
+            param[[5, 7]] = 0  # what filter pruning does: the filter and its BatchNorm channel
+        block[1][0].weight[9] = 0
+    _, result = purify(model, s)
+    small, record = compact(model, s, result)
+    kept = [c for c in range(144) if c not in (5, 7, 9)]
+    assert record[expand]["out"] == record[depthwise]["keep"] == record[project]["in"] == kept
+    assert small.features[3].conv[1][0].groups == 141
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (model(x) - small(x)).abs().max() <= 1e-4 * model(x).abs().max()

@@ -12,6 +12,7 @@ from typing import Callable
 
 from torch import nn
 
+from .mobilenet import mobilenetv2
 from .resnet18 import resnet18
 from .resnet_cifar import resnet20, resnet56
 from .small_cnn import small_cnn
@@ -32,6 +33,7 @@ MODELS: dict[str, ModelSpec] = {
     "resnet56": ModelSpec(resnet56, (3, 32, 32), "CIFAR ResNet-56, option-A shortcuts"),
     "resnet18": ModelSpec(resnet18, (3, 32, 32), "CIFAR ResNet-18, 3x3 stem, no max-pool"),
     "vgg16": ModelSpec(vgg16, (3, 32, 32), "CIFAR VGG-16 with BatchNorm"),
+    "mobilenetv2": ModelSpec(mobilenetv2, (3, 32, 32), "CIFAR MobileNetV2, width 1.0, ReLU6, stride-1 stem"),
     "small_cnn": ModelSpec(small_cnn, (1, 8, 8), "small CNN for the embedded digits data"),
 }
 

@@ -1,7 +1,7 @@
 """Compaction: a physically smaller model, and the record that rebuilds it from the dense architecture.
 
 Removed channels leave every layer that writes or reads them (conv rows/columns, BatchNorm entries,
-linear columns); shortcuts whose channels moved become ``ChannelGather``; constants of removed channels
+depthwise channels, linear columns); shortcuts whose channels moved become ``ChannelGather``; constants of removed channels
 are folded into the reading layer's bias (a bias is added when the layer had none). Column-pruned layers
 keep their shape and their zero columns. The record is plain data (layer name -> kept indices), stored in
 a checkpoint's ``structure`` key; ``replay`` applies it to a freshly built dense model before loading
@@ -25,8 +25,8 @@ from .purification import Purification, PurifyConfig, purify
 from .structure import Structure
 
 
-def _conv_like(old: nn.Conv2d, cin: int, cout: int, bias: bool) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, old.kernel_size, old.stride, old.padding, old.dilation, 1, bias,
+def _conv_like(old: nn.Conv2d, cin: int, cout: int, bias: bool, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, old.kernel_size, old.stride, old.padding, old.dilation, groups, bias,
                      old.padding_mode, device=old.weight.device, dtype=old.weight.dtype)
 
 
@@ -46,6 +46,13 @@ def _shrink(old: nn.Module, entry: dict) -> nn.Module:
         if old.num_batches_tracked is not None:
             new.num_batches_tracked.copy_(old.num_batches_tracked)
         return new
+    if kind == "dwconv":
+        keep = torch.tensor(entry["keep"], dtype=torch.long, device=old.weight.device)
+        new = _conv_like(old, len(keep), len(keep), old.bias is not None, groups=len(keep))
+        new.weight.copy_(old.weight[keep])
+        if old.bias is not None:
+            new.bias.copy_(old.bias[keep])
+        return new
     rows = torch.tensor(entry["out"], dtype=torch.long, device=old.weight.device)
     cols = torch.tensor(entry["in"], dtype=torch.long, device=old.weight.device)
     if kind == "conv":
@@ -53,7 +60,7 @@ def _shrink(old: nn.Module, entry: dict) -> nn.Module:
     elif kind == "linear":
         new = nn.Linear(len(cols), len(rows), entry["bias"], device=old.weight.device, dtype=old.weight.dtype)
     else:
-        raise ValueError(f"unknown record kind {kind!r} in compaction record; expected one of: conv, linear, bn, map")
+        raise ValueError(f"unknown record kind {kind!r} in compaction record; expected one of: conv, linear, dwconv, bn, map")
     new.weight.copy_(old.weight[rows][:, cols])
     if new.bias is not None:
         new.bias.zero_()
@@ -115,8 +122,8 @@ def make_record(model: nn.Module, structure: Structure, purification: Purificati
                                    "bias": node.bias or delta is not None}
             if delta is not None:
                 folds[node.target] = delta[torch.tensor(rows, dtype=torch.long)]
-        elif node.kind == "bn" and len(kept[node.space]) < size[node.space]:
-            record[node.target] = {"kind": "bn", "keep": kept[node.space]}
+        elif node.kind in ("bn", "dwconv") and len(kept[node.space]) < size[node.space]:
+            record[node.target] = {"kind": node.kind, "keep": kept[node.space]}
         elif node.kind == "map":
             edge = next(e for e in structure.maps if e.module == node.target)
             if len(kept[edge.src]) == size[edge.src] and len(kept[edge.dst]) == size[edge.dst]:
@@ -171,8 +178,8 @@ def compose_records(first: dict[str, dict], second: dict[str, dict]) -> dict[str
         old = out.get(name)
         if old is None or entry["kind"] == "map":
             out[name] = dict(entry)
-        elif entry["kind"] == "bn":
-            out[name] = {"kind": "bn", "keep": [old["keep"][i] for i in entry["keep"]]}
+        elif "keep" in entry:  # bn, dwconv
+            out[name] = {"kind": entry["kind"], "keep": [old["keep"][i] for i in entry["keep"]]}
         else:
             out[name] = {"kind": entry["kind"], "in": [old["in"][i] for i in entry["in"]],
                          "out": [old["out"][i] for i in entry["out"]], "bias": bool(old["bias"] or entry["bias"])}

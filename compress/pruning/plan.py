@@ -1,11 +1,12 @@
 """Per-layer rates and the whole-model projection: weights -> ``Masks`` for one scheme.
 
 Filter pruning works on spaces (see structure.py): removing channel ``c`` of a space zeroes row ``c`` of
-every conv/linear writing it (and its bias), channel ``c`` of every BatchNorm on it, and the columns of
-channel ``c`` in every layer reading it. In a ResNet the convs feeding one residual stream form one group:
-a channel is chosen by the summed squared norms of its filters in the group, and the group's rate is the
-*smallest* filter rate among its layers (no layer loses more than asked). Column pruning is per layer and
-counts only live columns (those whose input channel survived filter pruning).
+every conv/linear writing it (and its bias), channel ``c`` of every BatchNorm and depthwise conv on it, and
+the columns of channel ``c`` in every layer reading it. In a ResNet the convs feeding one residual stream form
+one group: a channel is chosen by the summed squared norms of its filters in the group, and the group's rate
+is the *smallest* filter rate among its layers (no layer loses more than asked). Column pruning is per layer
+and counts only live columns (those whose input channel survived filter pruning). Depthwise convs have no
+rate of their own: they follow the channels of their space.
 
 >>> s = trace_structure(model, (3, 32, 32))
 >>> rates = uniform_rates(s, LayerRate(filter=0.5, column=0.3))
@@ -121,4 +122,8 @@ def project_masks(structure: Structure, weights: dict[str, torch.Tensor], scheme
     for sid, dead in removed.items():
         for bn in structure.spaces[sid].bns:
             masks[bn] = {"weight": ~dead, "bias": ~dead}
+        for layer in structure.spaces[sid].depthwise:
+            masks[layer] = {"weight": (~dead).reshape(-1, 1, 1, 1).expand_as(weights[layer]).clone()}
+            if structure.has_bias(layer):
+                masks[layer]["bias"] = ~dead
     return Masks(masks)

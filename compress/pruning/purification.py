@@ -1,8 +1,8 @@
 """Purification: find the channels that can go without changing the (eval-mode) function, and remnants.
 
 1. **Constants** (forward): a channel is a known constant when it cannot depend on the input: a conv/linear
-   row whose every nonzero tap reads constant channels, a BatchNorm channel with gamma = 0, and what
-   ReLU, pooling, adds and shortcuts make of constants. A 3x3 conv with zero padding turns a *nonzero*
+   row whose every nonzero tap reads constant channels, a BatchNorm channel with gamma = 0, a depthwise
+   channel with no nonzero tap, and what activations, pooling, adds and shortcuts make of constants. A 3x3 conv with zero padding turns a *nonzero*
    constant into a border-dependent map, so a nonzero constant passes a conv only if the conv has no
    zero padding (1x1 / valid / non-zero padding mode); a zero constant passes any conv exactly.
 2. **Unused paths** (backward, to a fixpoint): channel ``c`` of a space can be removed when every read of
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .masks import Masks
-from .structure import Structure
+from .structure import ACTIVATIONS, Structure
 
 Const = tuple[torch.Tensor, torch.Tensor]  # (known: bool[C], value: float[C]); value is 0 where unknown
 
@@ -55,6 +55,19 @@ def _layer_const(module: nn.Module, inp: Const) -> Const:
     usable = known & ((value == 0) | folds_constants(module))
     out_known = (~live | usable).all(1)
     out_value = taps.sum(2) @ torch.where(usable, value, torch.zeros_like(value))
+    if module.bias is not None:
+        out_value = out_value + _t(module.bias)
+    return out_known, torch.where(out_known, out_value, torch.zeros_like(out_value))
+
+
+def _depthwise_const(module: nn.Conv2d, inp: Const) -> Const:
+    """Channel ``c`` reads only input channel ``c``: constant if that is (and passes the padding) or if every
+    tap of ``c`` is zero."""
+    known, value = inp
+    taps = _t(module.weight).reshape(len(known), -1)
+    usable = known & ((value == 0) | folds_constants(module))
+    out_known = usable | (taps == 0).all(1)
+    out_value = taps.sum(1) * torch.where(usable, value, torch.zeros_like(value))
     if module.bias is not None:
         out_value = out_value + _t(module.bias)
     return out_known, torch.where(out_known, out_value, torch.zeros_like(out_value))
@@ -101,10 +114,12 @@ def analyse_constants(model: nn.Module, structure: Structure) -> dict[str, Const
             pass
         elif node.kind in ("conv", "linear"):
             out = _layer_const(module, first)
+        elif node.kind == "dwconv":
+            out = _depthwise_const(module, first)
         elif node.kind == "bn":
             out = _bn_const(module, first)
-        elif node.kind == "relu":
-            out = (first[0], first[1].clamp_min(0))
+        elif node.kind in ACTIVATIONS:
+            out = (first[0], torch.where(first[0], ACTIVATIONS[node.kind](first[1]), torch.zeros_like(first[1])))
         elif node.kind in ("pool", "same", "flatten") or (node.kind == "avgpool" and _keeps_constants(module)):
             out = first
         elif node.kind == "add":

@@ -4,8 +4,11 @@ A *space* is a set of channels that must be removed together: the output channel
 through BatchNorm, ReLU, pooling, flatten and residual adds (an add merges the spaces of its two inputs, so
 all convs that write into one residual stream share a space). A *map* (the option-A ``PadShortcut``, or
 ``ChannelGather`` after compaction) links two spaces by an index: ``dst[t] = src[src_of_dst[t]]`` or zero.
-A space is *pinned* (never removed) when the model input or output, an unknown op, a grouped conv or a
-module called twice touches it; pinning is always safe, it only forgoes compaction.
+A depthwise conv (``groups == in == out channels``) keeps its input's space: its channel ``c`` reads only
+input channel ``c``, so removing ``c`` removes it on both sides (in MobileNet's expansion -> depthwise ->
+projection chain: the expansion filter, the depthwise channel and the projection's input column together).
+A space is *pinned* (never removed) when the model input or output, an unknown op, another grouped conv or
+a module called twice touches it; pinning is always safe, it only forgoes compaction.
 
 The result is plain data keyed by layer and node names; functions take the model alongside it.
 
@@ -31,18 +34,24 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..models.resnet_cifar import PadShortcut
 from .modules import ChannelGather
 
-# node kinds; constants pass through "relu", "pool", "same", "flatten" and "map" (see purification.py)
+# elementwise activations by kind: channel-wise, so they keep their input's space (purification applies
+# them to constant channels)
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish, "hardsigmoid": F.hardsigmoid,
+}
+# node kinds; constants pass through activations, "pool", "same", "flatten" and "map" (see purification.py)
 MODULE_KINDS: dict[type, str] = {
     nn.Conv2d: "conv", nn.Linear: "linear", nn.BatchNorm2d: "bn", nn.BatchNorm1d: "bn",
-    nn.ReLU: "relu", nn.MaxPool2d: "pool", nn.AdaptiveAvgPool2d: "pool", nn.AvgPool2d: "avgpool",
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid", nn.MaxPool2d: "pool", nn.AdaptiveAvgPool2d: "pool", nn.AvgPool2d: "avgpool",
     nn.AdaptiveMaxPool2d: "pool", nn.Identity: "same", nn.Dropout: "same", nn.Flatten: "flatten",
     PadShortcut: "map", ChannelGather: "map",
 }
 FUNCTION_KINDS: dict[Callable, str] = {
-    F.relu: "relu", torch.relu: "relu", operator.add: "add", torch.add: "add", torch.flatten: "flatten",
-    F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
+    F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
+    operator.add: "add", torch.add: "add", torch.flatten: "flatten", F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
 }
 METHOD_KINDS: dict[str, str] = {"relu": "relu", "add": "add", "flatten": "flatten"}
+CHANNELWISE = ("bn", "dwconv", "pool", "avgpool", "same", *ACTIVATIONS)  # output channel c reads input channel c
 SHAPE_READS = {"size", "dim", "getattr"}  # read only the shape: they pin nothing
 
 
@@ -86,13 +95,13 @@ class Node:
     """One traced op: its kind, the tensor nodes it reads, and the space of its output channels."""
 
     name: str
-    kind: str  # conv, linear, bn, relu, pool, avgpool, same, flatten, add, map, input, opaque
+    kind: str  # conv, linear, dwconv, bn, an activation, pool, avgpool, same, flatten, add, map, input, opaque
     target: str  # module name, or the function/method name
     inputs: list[str]
     space: int | None = None
     expand: int = 1
     channels: int = 0
-    bias: bool = False  # conv/linear with a bias parameter
+    bias: bool = False  # conv/linear/dwconv with a bias parameter
 
 
 @dataclass
@@ -103,6 +112,7 @@ class Space:
     size: int
     producers: list[str] = field(default_factory=list)  # conv/linear layers writing these channels
     bns: list[str] = field(default_factory=list)
+    depthwise: list[str] = field(default_factory=list)  # depthwise convs on these channels
     reads: list[Read] = field(default_factory=list)
     maps_out: list[int] = field(default_factory=list)  # indices into Structure.maps
     maps_in: list[int] = field(default_factory=list)
@@ -188,7 +198,8 @@ class _Builder:
             module = self.modules[n.target]
             kind = MODULE_KINDS.get(type(module), "opaque")
             if kind == "conv" and module.groups != 1:
-                kind = "opaque"  # grouped/depthwise convs couple input and output channels; not handled
+                depthwise = module.groups == module.in_channels == module.out_channels
+                kind = "dwconv" if depthwise else "opaque"  # other grouped convs: channels couple in groups
             return kind, n.target
         if n.op == "call_function":
             return FUNCTION_KINDS.get(n.target, "opaque"), getattr(n.target, "__name__", str(n.target))
@@ -214,12 +225,12 @@ class _Builder:
             return
         tensor_args = [a for a in n.args if isinstance(a, fx.Node)]
         node = Node(n.name, kind, target, inputs, channels=shape[1])
-        if kind in ("conv", "linear"):
+        if kind in ("conv", "linear", "dwconv"):
             node.bias = self.modules[n.target].bias is not None
         first = self.nodes[tensor_args[0].name] if tensor_args and tensor_args[0].name in self.nodes else None
         if kind in ("conv", "linear"):
             node.space = self.new_space(shape[1])
-        elif kind in ("bn", "relu", "pool", "avgpool", "same") and first is not None and len(tensor_args) == 1:
+        elif kind in CHANNELWISE and first is not None and len(tensor_args) == 1:
             node.space, node.expand = first.space, first.expand
         elif kind == "flatten" and first is not None and self._flattens_channels(n, first):
             in_shape = n.args[0].meta["tensor_meta"].shape
@@ -259,7 +270,7 @@ def _finish(b: _Builder) -> Structure:
     layer_node: dict[str, str] = {}
     calls: dict[str, int] = {}
     for node in b.nodes.values():
-        if node.kind in ("conv", "linear", "bn", "map"):
+        if node.kind in ("conv", "linear", "dwconv", "bn", "map"):
             calls[node.target] = calls.get(node.target, 0) + 1
             layer_node[node.target] = node.name
         if node.kind in ("conv", "linear"):
@@ -268,6 +279,8 @@ def _finish(b: _Builder) -> Structure:
             spaces[src.space].reads.append(Read(node.target, src.name, src.expand))
         elif node.kind == "bn":
             spaces[node.space].bns.append(node.target)
+        elif node.kind == "dwconv":
+            spaces[node.space].depthwise.append(node.target)
     for i, edge in enumerate(b.maps):
         edge.src, edge.dst = b.find(edge.src), b.find(edge.dst)
         spaces[edge.src].maps_out.append(i)
