@@ -14,6 +14,13 @@ from compress.train import TrainConfig, train
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Tests that read ``../shared/data`` carry the ``data`` marker (``-m "not data"`` runs without it)."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data``; tests that need it fail loudly in CI if it is missing, and skip elsewhere."""
