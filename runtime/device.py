@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import AccuracyError, DeviceError
-from .reference import make_input, max_abs_error, onnxruntime_output
+from .reference import make_input, onnxruntime_output, output_errors, within_tolerance
 from .result import BenchResult
 
 INPUT_FILE = "input.bin"
@@ -39,7 +39,7 @@ class Device:
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
 
     def bench(self, compiled, runs: int = 10, warmup: int = 3, threads: int = 1, pin: str | None = None,
-              seed: int = 0, tolerance: float = 1e-4, profile: bool = False) -> BenchResult:
+              seed: int = 0, tolerance: float = 1e-4, rtol: float = 1e-5, profile: bool = False) -> BenchResult:
         """Run ``compiled`` on this device, check it against onnxruntime, and report its latency.
 
         Parameters
@@ -54,8 +54,9 @@ class Device:
             CPU list such as ``4-7``; threads are pinned to these CPUs.
         seed : int
             Seed of the standard-normal input.
-        tolerance : float
-            Largest allowed absolute difference from onnxruntime.
+        tolerance, rtol : float
+            Allowed difference from onnxruntime per element: ``tolerance + rtol * |onnxruntime's value|`` (the rule
+            of numpy's ``allclose``), so large outputs are compared on their own scale.
         profile : bool
             Also time every kernel call (``--profile``) and fill ``kernel_ms``; emulated devices leave it
             None (use ``runtime.insn_count.kernel_instructions`` there).
@@ -63,7 +64,7 @@ class Device:
         Returns
         -------
         result : BenchResult
-            Raises ``AccuracyError`` instead when the output is off by more than ``tolerance``.
+            Raises ``AccuracyError`` instead when an output element is off by more than its tolerance.
         """
         self._check_arch(compiled)
         if runs < 1 or warmup < 0 or threads < 1:
@@ -80,11 +81,13 @@ class Device:
             raise DeviceError(f"the device ran a binary with hash {stats.get('model_hash')}, expected "
                               f"{compiled.info['model_hash']} (stale copy?)")
         output = np.frombuffer(run.output, dtype=np.float32)
-        error = max_abs_error(onnxruntime_output(compiled.onnx_path, x), output)
-        if not error <= tolerance:
-            raise AccuracyError(f"{compiled.info['name']} on {self.name}: max abs error {error:.3g} vs onnxruntime "
-                                f"exceeds tolerance {tolerance:g}; refusing to report latency")
-        return self._result(compiled, stats, error, tolerance)
+        reference = onnxruntime_output(compiled.onnx_path, x)
+        errors = output_errors(reference, output)
+        if not within_tolerance(reference, output, tolerance, rtol):
+            raise AccuracyError(f"{compiled.info['name']} on {self.name}: differs from onnxruntime by up to "
+                                f"{errors[0]:.3g} ({errors[1]:.2g} of the output's scale), beyond {tolerance:g} + "
+                                f"{rtol:g} x |value|; refusing to report latency")
+        return self._result(compiled, stats, errors, (tolerance, rtol))
 
     def _check_arch(self, compiled) -> None:
         arch = "x86_64" if compiled.target == "host" else "aarch64"
@@ -92,13 +95,15 @@ class Device:
             raise DeviceError(f"{compiled.binary.name} was compiled for {compiled.target} ({arch}); device "
                               f"{self.name} runs {self.arch} binaries")
 
-    def _result(self, compiled, stats: dict, error: float, tolerance: float) -> BenchResult:
+    def _result(self, compiled, stats: dict, errors: tuple[float, float],
+                tolerance: tuple[float, float]) -> BenchResult:
         timed = None if self.emulated else stats
         pick = (lambda key: None) if timed is None else stats.get
         return BenchResult(
             device=self.name, target=compiled.target, model=compiled.info["name"],
             model_hash=stats["model_hash"], emulated=self.emulated, threads=stats["threads"], pin=stats["pin"],
-            runs=stats["runs"], warmup=stats["warmup"], max_abs_error=error, tolerance=tolerance,
+            runs=stats["runs"], warmup=stats["warmup"], max_abs_error=errors[0], max_rel_error=errors[1],
+            tolerance=tolerance[0], rtol=tolerance[1],
             times_ms=pick("times_ms"), min_ms=pick("min_ms"), median_ms=pick("median_ms"),
             mean_ms=pick("mean_ms"), p90_ms=pick("p90_ms"),
             emulated_times_ms=stats["times_ms"] if self.emulated else None,

@@ -23,9 +23,21 @@ def onnxruntime_output(onnx_path: str | Path, x: np.ndarray) -> np.ndarray:
     return session.run(None, {name: x})[0]
 
 
-def max_abs_error(reference: np.ndarray, output: np.ndarray) -> float:
-    """Largest absolute difference; infinite when the shapes differ or a value is not finite."""
+def output_errors(reference: np.ndarray, output: np.ndarray) -> tuple[float, float]:
+    """Largest absolute difference, and the same relative to the output's scale (the largest |reference|);
+    both infinite when the shapes differ or a value is not finite."""
     if reference.size != output.size:
-        return float("inf")
-    diff = np.abs(reference.astype(np.float64).ravel() - output.astype(np.float64).ravel())
-    return float(diff.max()) if np.isfinite(diff).all() else float("inf")
+        return float("inf"), float("inf")
+    ref = reference.astype(np.float64).ravel()
+    diff = np.abs(ref - output.astype(np.float64).ravel())
+    if not np.isfinite(diff).all():
+        return float("inf"), float("inf")
+    return float(diff.max()), float(diff.max() / max(np.abs(ref).max(), np.finfo(np.float32).tiny))
+
+
+def within_tolerance(reference: np.ndarray, output: np.ndarray, atol: float, rtol: float) -> bool:
+    """Every element within ``atol + rtol * |reference|`` (numpy's ``allclose`` rule), shapes equal, all finite."""
+    if reference.size != output.size:
+        return False
+    ref, out = reference.astype(np.float64).ravel(), output.astype(np.float64).ravel()
+    return bool(np.isfinite(out).all() and (np.abs(ref - out) <= atol + rtol * np.abs(ref)).all())

@@ -23,7 +23,9 @@ class BenchResult:
     runs: int
     warmup: int
     max_abs_error: float
-    tolerance: float
+    max_rel_error: float  # max abs error over the largest |reference value|
+    tolerance: float  # absolute part of the allowed difference per element
+    rtol: float  # relative part: tolerance + rtol * |reference value|
     times_ms: list[float] | None
     min_ms: float | None
     median_ms: float | None
@@ -39,7 +41,8 @@ class BenchResult:
     def summary(self) -> str:
         """One line for humans."""
         head = f"{self.model} on {self.device} ({self.target}, {self.threads} thread(s))"
-        err = f"max abs error {self.max_abs_error:.2e} (tol {self.tolerance:g})"
+        err = (f"max abs error {self.max_abs_error:.2e}, {self.max_rel_error:.1e} of the output's scale "
+               f"(tol {self.tolerance:g} + {self.rtol:g} x |value|)")
         if self.emulated:
             return f"{head}: {err}; emulated, no latency reported"
         return (f"{head}: median {self.median_ms:.3f} ms, min {self.min_ms:.3f}, mean {self.mean_ms:.3f}, "

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import onnx
 import pytest
+import torch
 
-from codegen import CompiledModel
+from codegen import CompiledModel, compile_model
 from conftest_codegen import artifacts, make_model  # noqa: F401  (fixture)
 from codegen.frontend import export_torch
 from runtime import AccuracyError, DeviceError, get_device
+from runtime.reference import output_errors, within_tolerance
 
 
 def test_host_bench_reports_statistics(artifacts):
@@ -28,8 +31,33 @@ def test_wrong_output_refuses_latency(artifacts, tmp_path):
     shutil.copytree(compiled.out_dir, copy)
     other, shape = make_model("small_cnn", seed=7)
     onnx.save(export_torch(other, shape), str(copy / "model.onnx"))
-    with pytest.raises(AccuracyError, match="exceeds tolerance 0.0001; refusing to report latency"):
+    with pytest.raises(AccuracyError, match=r"beyond 0.0001 \+ 1e-05 x \|value\|; refusing to report latency"):
         get_device("host").bench(CompiledModel.load(copy), runs=1, warmup=0)
+
+
+def test_large_outputs_are_compared_on_their_own_scale(tmp_path):
+    """Outputs near 1e6 (float32 spacing 0.06 there) differ from onnxruntime by far more than the absolute 1e-4,
+    yet by ~1e-7 of their scale: accepted with the default relative part, refused by an absolute-only check."""
+    model, shape = make_model("small_cnn", seed=3)
+    with torch.no_grad():
+        model.classifier.weight.mul_(1e6)
+    compiled = compile_model(model, "host", tmp_path / "big", input_shape=shape)
+    result = get_device("host").bench(compiled, runs=1, warmup=0)
+    assert result.max_abs_error > 1e-4 and result.max_rel_error < 1e-5
+    assert "of the output's scale" in result.summary()
+    with pytest.raises(AccuracyError, match="of the output's scale"):
+        get_device("host").bench(compiled, runs=1, warmup=0, rtol=0.0)
+
+
+def test_tolerance_rule_is_elementwise():
+    reference = np.array([1e4, 1.0, -2.0], dtype=np.float32)
+    shift = np.array([5e-2, 0, 0], dtype=np.float32)
+    assert within_tolerance(reference, reference + shift, 1e-4, 1e-5)
+    assert not within_tolerance(reference, reference + shift[::-1], 1e-4, 1e-5)  # on a small element
+    assert not within_tolerance(reference, np.array([np.nan, 1, -2], dtype=np.float32), 1e-4, 1e-5)
+    assert output_errors(reference, reference[:2]) == (float("inf"), float("inf"))
+    abs_error, rel_error = output_errors(reference, reference + np.float32(1.0) * np.array([0, 0, 1], np.float32))
+    assert abs_error == 1.0 and rel_error == pytest.approx(1e-4)
 
 
 def test_wrong_architecture(artifacts):

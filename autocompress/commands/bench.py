@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .argtypes import COUNT, POSITIVE, POSITIVE_INT
+from .argtypes import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 
 HELP = ("Benchmark a compiled model directory on the host, under qemu-aarch64 (correctness only, marked "
         "emulated) or on an Android phone over adb. The output is checked against onnxruntime on the same "
@@ -19,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=POSITIVE_INT, default=1, help="threads for parallel kernels")
     parser.add_argument("--pin", metavar="CPULIST", help="pin threads to these CPUs, e.g. 4-7 (taskset on adb)")
     parser.add_argument("--seed", type=COUNT, default=0, help="seed of the random input")
-    parser.add_argument("--tolerance", type=POSITIVE, default=1e-4, help="largest max abs error vs onnxruntime")
+    parser.add_argument("--tolerance", type=POSITIVE, default=1e-4,
+                        help="absolute part of the allowed difference from onnxruntime per output element")
+    parser.add_argument("--rtol", type=NON_NEGATIVE, default=1e-5,
+                        help="relative part: an element may differ by --tolerance + RTOL x |onnxruntime's value|")
     parser.add_argument("--json", action="store_true", help="print the full result as one JSON line")
 
 
@@ -29,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     compiled = CompiledModel.load(args.dir)
     result = get_device(args.device).bench(compiled, runs=args.runs, warmup=args.warmup, threads=args.threads,
-                                           pin=args.pin, seed=args.seed, tolerance=args.tolerance)
+                                           pin=args.pin, seed=args.seed, tolerance=args.tolerance,
+                                           rtol=args.rtol)
     print(json.dumps(result.to_dict()) if args.json else result.summary())
     return 0
