@@ -22,7 +22,7 @@ import tvm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results_io import RESULTS, command, write_report  # noqa: E402
-from codegen.kernels import choose_tile, conv_kernel, pack  # noqa: E402
+from codegen.kernels import RELU, choose_tile, conv_kernel, pack  # noqa: E402
 from codegen.structure import conv_spec  # noqa: E402
 from codegen.targets import get_target  # noqa: E402
 
@@ -54,7 +54,7 @@ def time_kernel(weight: np.ndarray, side: int, stride: int, accumulators: int, r
     host = get_target("host")
     lanes, registers = host.vector_shape()
     c = weight.shape[1]
-    spec = conv_spec(weight, (c, side, side), (stride, stride), (1, 1, 1, 1), False, True)
+    spec = conv_spec(weight, (c, side, side), (stride, stride), (1, 1, 1, 1), False, RELU)
     tile = choose_tile(spec.pixels, lanes, registers, accumulators)
     bias = np.zeros(spec.filters, np.float32)
     packed = pack(spec, tile, weight, bias)

@@ -3,12 +3,14 @@ under TVM's default lowering (the unscheduled previous binary) vs onnxruntime on
 (intra_op_num_threads=1) vs torch eager (set_num_threads(1)); plus compile time and executable size.
 
 Weights are random (seeded) with calibrated BatchNorm statistics; "pruned" removes 50% of the filters and 40% of the
-remaining columns of every conv by magnitude (``latency.variants``), then purifies and compacts, so onnxruntime
-and torch run a smaller dense model while our kernels also skip the zero columns. Every executable is checked
-against onnxruntime (max abs error <= 1e-4) before it is timed. The four timings of a row come from one run of
-this script, one after another on the same machine.
+remaining columns of every conv by magnitude (``latency.variants``; "pruned-c30": 30% of the columns), then purifies
+and compacts, so onnxruntime and torch run a smaller dense model while our kernels also skip the zero columns. Every
+executable is checked against onnxruntime (max abs error <= 1e-4) before it is timed. The four timings of a row come
+from one run of this script, one after another on the same machine.
 
     PYTHONPATH=. python benchmarks/bench_models.py --runs 20 --warmup 3
+    PYTHONPATH=. python benchmarks/bench_models.py --models mobilenetv2 --variants dense pruned-c30 \
+        --out benchmarks/results/kernels/mobilenetv2
 
 Writes benchmarks/results/kernels/models.{json,md}.
 """
@@ -34,7 +36,7 @@ from latency.variants import variant  # noqa: E402
 from runtime import get_device  # noqa: E402
 from runtime.reference import make_input  # noqa: E402
 
-VARIANTS = {"dense": (0.0, 0.0), "pruned": (0.5, 0.4)}
+VARIANTS = {"dense": (0.0, 0.0), "pruned": (0.5, 0.4), "pruned-c30": (0.5, 0.3)}  # (filter, column) rates
 
 
 def time_ms(fn, runs: int, warmup: int) -> list[float]:

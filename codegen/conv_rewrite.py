@@ -1,8 +1,10 @@
-"""Replace each convolution and linear layer of a Relax ``main`` (with its bias add, residual add and ReLU) by
-one call of a kernel specialised to the layer's kept taps and filters.
+"""Replace each convolution and linear layer of a Relax ``main`` (with its bias add, residual add and activation:
+ReLU, Clip/ReLU6, HardSwish) by one call of a kernel specialised to the layer's kept taps and filters; depthwise
+convolutions get the direct depthwise kernel, all others the gather + GEMM one.
 
-Runs on the imported module before the default pipeline; what it does not match (grouped or dilated convs,
-batch > 1, weights that are not constants) keeps TVM's default lowering.
+Runs on the imported module (constants folded first, so Clip bounds and biases are constants) before the
+default pipeline; what it does not match (grouped convs other than depthwise, dilated convs, batch > 1,
+weights that are not constants) keeps TVM's default lowering.
 
 >>> mod, layers = rewrite_layers(to_relax(onnx_model), lanes=16, registers=32)
 >>> layers[0]["kernel"], layers[0]["taps"], layers[0]["total_taps"]
@@ -16,7 +18,7 @@ import numpy as np
 import tvm
 from tvm import relax
 
-from .kernels import choose_tile, conv_kernel, pack
+from .kernels import HARDSWISH, RELU, choose_tile, conv_kernel, depthwise_kernel, pack, pack_depthwise
 from .structure import conv_spec
 
 
@@ -32,7 +34,8 @@ class Chain:
     bias: np.ndarray | None = None
     bias_source: relax.Var | None = None  # a ``reshape(const)`` binding that only the bias add reads
     residual: relax.Var | None = None
-    relu: bool = False
+    activation: tuple = ()  # epilogue steps, see kernels/epilogue.py
+    groups: int = 1  # in_channels for a depthwise conv
     fused: list = field(default_factory=list)  # bindings after ``start``; the last one is replaced
 
     @property
@@ -42,6 +45,7 @@ class Chain:
 
 def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "main"):
     """Rewrite every matched layer of ``mod[entry]``; returns the new module and one dict per layer."""
+    mod = relax.transform.FoldConstant()(mod)
     func = mod[entry]
     bindings = [b for block in func.body.blocks for b in block.bindings]
     values = {b.var: b.value for b in bindings}
@@ -88,12 +92,18 @@ def _match_conv(binding, call) -> Chain | None:
     attrs = call.attrs
     x, weight = call.args
     if (_const(weight) is None or _shape(x) is None or len(_shape(x)) != 4 or _shape(x)[0] != 1
-            or int(attrs.groups) != 1 or any(int(d) != 1 for d in attrs.dilation)
+            or int(attrs.groups) not in (1, _depthwise_groups(_shape(x), _const(weight)))
+            or any(int(d) != 1 for d in attrs.dilation)
             or attrs.data_layout != "NCHW" or attrs.kernel_layout != "OIHW" or attrs.out_layout not in ("NCHW", "")
             or str(getattr(x.ty, "dtype", "")) != "float32"):
         return None
     return Chain(binding, x, _const(weight), tuple(int(s) for s in attrs.strides),
-                 tuple(int(p) for p in attrs.padding))
+                 tuple(int(p) for p in attrs.padding), groups=int(attrs.groups))
+
+
+def _depthwise_groups(x_shape: tuple, weight: np.ndarray) -> int:
+    """The ``groups`` of a depthwise conv of this input and weight (one filter per channel), else 1."""
+    return x_shape[1] if weight.shape[:2] == (x_shape[1], 1) else 1
 
 
 def _match_linear(binding, call, values) -> Chain | None:
@@ -112,15 +122,24 @@ def _match_linear(binding, call, values) -> Chain | None:
 
 
 def _extend(chain: Chain, values, uses, users, claimed: set) -> None:
-    """Absorb the bias add, residual add and ReLU that consume the layer's output, in that order."""
+    """Absorb the bias add, residual add and activation steps that consume the layer's output, in that order."""
     bias_shapes = _bias_shapes(chain)
-    while uses.get(chain.end.var, 0) == 1 and chain.end.var in users and not chain.relu:
-        nxt = users[chain.end.var]
-        if nxt.var in claimed:
+    while chain.end.var in users:
+        if uses.get(chain.end.var, 0) == 2:  # HardSwish reads its input twice
+            hardswish = _hardswish(chain.end.var, uses, users)
+            if hardswish is None or any(b.var in claimed for b in hardswish):
+                return
+            chain.activation += HARDSWISH
+            chain.fused += hardswish
+            continue
+        nxt = users[chain.end.var][0]
+        if uses.get(chain.end.var, 0) != 1 or nxt.var in claimed:
             return
-        name, args = _op_name(nxt.value), nxt.value.args
-        if name == "relax.nn.relu":
-            chain.relu = True
+        name, args, step = _op_name(nxt.value), nxt.value.args, _activation_step(nxt.value, chain.end.var)
+        if step is not None:
+            chain.activation += step
+        elif chain.activation:
+            return  # nothing but activation steps after an activation
         elif name == "relax.add" and chain.bias is None and chain.residual is None and \
                 _bias_of(args, bias_shapes, values) is not None:
             chain.bias, chain.bias_source = _bias_of(args, bias_shapes, values)
@@ -131,26 +150,79 @@ def _extend(chain: Chain, values, uses, users, claimed: set) -> None:
         chain.fused.append(nxt)
 
 
+def _activation_step(call, own) -> tuple | None:
+    """The epilogue steps of ``call`` applied to ``own``: ReLU, Clip (``relax.clip``), or ONNX Clip's
+    ``maximum``/``minimum`` with a scalar constant (a Relax op, or a ``call_tir`` of the importer's PrimFunc)."""
+    name = _op_name(call)
+    if name == "relax.nn.relu" and call.args[0].same_as(own):
+        return RELU
+    if name == "relax.clip" and call.args[0].same_as(own):
+        return ("max", float(call.args[1].value)), ("min", float(call.args[2].value))
+    if name == "relax.call_tir" and isinstance(call.args[1], relax.Tuple):
+        name, args = "relax." + call.args[0].name_hint.rstrip("0123456789_"), list(call.args[1].fields)
+    else:
+        args = list(call.args) if isinstance(call, relax.Call) else []
+    scalar = _const(args[1]) if len(args) == 2 and args[0].same_as(own) else None
+    if name in ("relax.maximum", "relax.minimum") and scalar is not None and scalar.size == 1:
+        return ((name[6:9], float(scalar.reshape(-1)[0])),)
+    return None
+
+
+def _hardswish(var, uses, users) -> list | None:
+    """The bindings of ``var * clip(var + 3, 0, 6) / 6`` (how TVM imports ONNX HardSwish), in order."""
+    def single_user(v, op, constant=None):
+        if uses.get(v) != 1 or _op_name(users[v][0].value) != op:
+            return None
+        binding = users[v][0]
+        if constant is not None and not any(_is_scalar(a, constant) for a in binding.value.args):
+            return None
+        return binding
+
+    add = next((b for b in users.get(var, []) if _op_name(b.value) == "relax.add"
+                and any(_is_scalar(a, 3.0) for a in b.value.args)), None)
+    clip = add and single_user(add.var, "relax.clip")
+    if clip is None or _activation_step(clip.value, add.var) != (("max", 0.0), ("min", 6.0)):
+        return None
+    scale = single_user(clip.var, "relax.divide", 6.0) or single_user(clip.var, "relax.multiply", 1 / 6)
+    product = scale and single_user(scale.var, "relax.multiply")
+    if product is None or not any(a.same_as(var) for a in product.value.args):
+        return None
+    return [add, clip, scale, product]
+
+
+def _is_scalar(expr, value: float) -> bool:
+    constant = _const(expr)
+    return constant is not None and constant.size == 1 and abs(float(constant.reshape(-1)[0]) - value) < 1e-6
+
+
 def _lower_chain(builder: relax.BlockBuilder, index: int, chain: Chain, lanes: int, registers: int):
     x_shape = _shape(chain.x)
     in_shape = tuple(x_shape[1:]) if len(x_shape) == 4 else (x_shape[1], 1, 1)
-    spec = conv_spec(chain.weight, in_shape, chain.stride, chain.padding, chain.residual is not None, chain.relu)
-    tile = choose_tile(spec.pixels, lanes, registers)
+    spec = conv_spec(chain.weight, in_shape, chain.stride, chain.padding, chain.residual is not None,
+                     chain.activation, chain.groups)
     bias = chain.bias if chain.bias is not None else np.zeros(spec.filters, np.float32)
-    packed = pack(spec, tile, chain.weight, bias)
     out_shape = _shape(chain.end.var)
     kind = "conv" if len(x_shape) == 4 else "linear"
-    name = f"{kind}{index:02d}_k{len(spec.taps)}of{spec.total_taps}_f{len(spec.rows)}of{spec.filters}"
-    prim = conv_kernel(spec, tile, name, packed.zero_bias, x_shape, out_shape).with_attr("global_symbol", name)
-    args = [chain.x, *(relax.const(a) for a in packed.arrays)]
+    name = f"{'dw' if spec.depthwise else kind}{index:02d}_k{len(spec.taps)}of{spec.total_taps}_" \
+           f"f{len(spec.rows)}of{spec.filters}"
+    if spec.depthwise:
+        prim, tile = depthwise_kernel(spec, name, x_shape, out_shape), None
+        arrays = pack_depthwise(spec, chain.weight, bias)
+    else:
+        tile = choose_tile(spec.pixels, lanes, registers)
+        packed = pack(spec, tile, chain.weight, bias)
+        prim, arrays = conv_kernel(spec, tile, name, packed.zero_bias, x_shape, out_shape), packed.arrays
+    args = [chain.x, *(relax.const(a) for a in arrays)]
     args += [chain.residual] if chain.residual is not None else []
-    gvar = builder.add_func(prim, name)
+    gvar = builder.add_func(prim.with_attr("global_symbol", name), name)
     call = relax.call_tir(gvar, relax.Tuple(args), relax.TensorType(out_shape, "float32"))
-    layer = {"kernel": name, "kind": kind, "input": list(in_shape), "filters": spec.filters,
+    layer = {"kernel": name, "kind": kind, "groups": spec.groups, "input": list(in_shape), "filters": spec.filters,
              "kernel_size": list(spec.kernel), "stride": list(spec.stride), "pixels": spec.pixels,
              "taps": len(spec.taps), "total_taps": spec.total_taps, "rows": len(spec.rows),
-             "runs": len(spec.runs), "straight_line": spec.straight_line, "dense_macs": spec.dense_macs, "useful_macs": spec.useful_macs,
-             "residual": spec.residual, "relu": spec.relu, "tile": [tile.mode, tile.block, tile.width]}
+             "runs": len(spec.runs), "straight_line": spec.straight_line, "dense_macs": spec.dense_macs,
+             "useful_macs": spec.useful_macs, "residual": spec.residual,
+             "activation": [list(step) for step in spec.activation],
+             "tile": [tile.mode, tile.block, tile.width] if tile else ["depthwise", 1, spec.out_width]}
     return call, layer
 
 
@@ -190,12 +262,14 @@ def _use_counts(bindings, result) -> dict:
 
 
 def _users(values) -> dict:
-    users = {}
+    """Per var, the bindings whose call reads it (through a ``call_tir`` argument tuple too)."""
+    users: dict = {}
     for var, value in values.items():
         if isinstance(value, relax.Call):
-            for arg in value.args:
+            args = [a for arg in value.args for a in (arg.fields if isinstance(arg, relax.Tuple) else [arg])]
+            for arg in args:
                 if isinstance(arg, relax.Var):
-                    users[arg] = relax.VarBinding(var, value)
+                    users.setdefault(arg, []).append(relax.VarBinding(var, value))
     return users
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels import ConvSpec, order_taps
+from .kernels import Activation, ConvSpec, order_taps
 
 
 def kept_structure(weight: np.ndarray) -> tuple[tuple[tuple[int, int, int], ...], tuple[int, ...]]:
@@ -18,8 +18,10 @@ def kept_structure(weight: np.ndarray) -> tuple[tuple[tuple[int, int, int], ...]
 
 
 def conv_spec(weight: np.ndarray, in_shape: tuple[int, int, int], stride, padding, residual: bool,
-              relu: bool) -> ConvSpec:
-    """The :class:`ConvSpec` of a layer with ``weight`` applied to a ``(C, H, W)`` input."""
+              activation: Activation = (), groups: int = 1) -> ConvSpec:
+    """The :class:`ConvSpec` of a layer with ``weight`` applied to a ``(C, H, W)`` input; a depthwise weight
+    ``[C, 1, KH, KW]`` (``groups=C``) keeps the kernel offsets where some channel has a nonzero tap."""
     taps, rows = kept_structure(weight)
     return ConvSpec(*in_shape, filters=weight.shape[0], kernel=tuple(weight.shape[2:]), stride=tuple(stride),
-                    padding=tuple(padding), taps=taps, rows=rows, residual=residual, relu=relu)
+                    padding=tuple(padding), taps=taps, rows=rows, residual=residual, activation=activation,
+                    groups=groups)

@@ -20,11 +20,14 @@ TARGETS = [pytest.param("host", "host", id="host"),
            pytest.param("linux-aarch64", "qemu", id="qemu", marks=pytest.mark.qemu)]
 
 
+# variant -> (filter rate, column rate) of every conv
+VARIANTS = {"dense": (0.0, 0.0), "pruned": (0.5, 0.4), "pruned-c30": (0.5, 0.3)}
+
+
 def make_model(name: str, variant: str = "dense", seed: int = 0) -> tuple[nn.Module, tuple[int, ...]]:
-    """A registry model, dense or filter+column-pruned (50% of filters, 40% of the remaining columns of every
-    conv) and compacted, calibrated; plus its input shape."""
-    rates = (0.5, 0.4) if variant == "pruned" else (0.0, 0.0)
-    return variants.variant(name, *rates, seed=seed)
+    """A registry model, dense or filter+column-pruned (``VARIANTS``: "pruned" removes 50% of filters and
+    40% of the remaining columns of every conv) and compacted, calibrated; plus its input shape."""
+    return variants.variant(name, *VARIANTS[variant], seed=seed)
 
 
 class ArtifactCache:

@@ -1,6 +1,6 @@
-"""The specialised conv/linear kernels, one at a time, in process: every shape, mask and epilogue the models
-need, plus odd ones (channel counts off the vector width, a single kept column, pruned filters, the channel-table
-gather), against torch."""
+"""The specialised conv/linear/depthwise kernels, one at a time, in process: every shape, mask and epilogue the
+models need, plus odd ones (channel counts off the vector width, a single kept column, pruned filters, the
+channel-table gather, depthwise channels without taps), against torch."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,8 @@ import pytest
 import torch
 import tvm
 
-from codegen.kernels import RUN_BUDGET, ConvSpec, choose_tile, conv_kernel, order_taps, pack
+from codegen.kernels import (HARDSWISH, RELU, RELU6, RUN_BUDGET, ConvSpec, choose_tile, conv_kernel,
+                             depthwise_kernel, order_taps, pack, pack_depthwise)
 from codegen.structure import conv_spec, kept_structure
 from codegen.targets import get_target
 
@@ -30,16 +31,22 @@ def _layer(c, h, w, f, k, stride, pad, keep, seed, zero_filters=0, single_column
 
 def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None):
     lanes, registers = (lanes, 32) if lanes else HOST.vector_shape()
-    spec = conv_spec(weight, x.shape[1:], (stride, stride), (pad,) * 4, residual is not None, relu)
+    spec = conv_spec(weight, x.shape[1:], (stride, stride), (pad,) * 4, residual is not None, RELU if relu else ())
     tile = choose_tile(spec.pixels, lanes, registers)
     packed = pack(spec, tile, weight, bias)
     out_shape = (1, spec.filters, spec.out_height, spec.out_width)
     func = conv_kernel(spec, tile, "conv", packed.zero_bias, x.shape, out_shape)
-    kernel = tvm.compile(tvm.IRModule({"conv": func}), target=HOST.tvm_target()).mod["conv"]
-    args = [x, *packed.arrays] + ([residual] if residual is not None else []) + [np.zeros(out_shape, np.float32)]
-    tensors = [tvm.runtime.tensor(a) for a in args]
+    return _call(func, [x, *packed.arrays], residual, out_shape), spec, tile
+
+
+def _call(func, inputs: list, residual, out_shape) -> np.ndarray:
+    """Compile ``func`` for the host and run it on ``inputs`` (+ residual), returning its output."""
+    kernel = tvm.compile(tvm.IRModule({"kernel": func.with_attr("global_symbol", "kernel")}),
+                         target=HOST.tvm_target()).mod["kernel"]
+    tensors = [tvm.runtime.tensor(a) for a in inputs + ([residual] if residual is not None else [])]
+    tensors.append(tvm.runtime.tensor(np.zeros(out_shape, np.float32)))
     kernel(*tensors)
-    return tensors[-1].numpy(), spec, tile
+    return tensors[-1].numpy()
 
 
 def _reference(weight, bias, x, stride, pad, residual, relu):
@@ -106,3 +113,33 @@ def test_runs_group_consecutive_channels():
                     order_taps([(0, 0, 0), (1, 0, 0), (2, 0, 0), (4, 0, 0), (0, 1, 1)]), (0, 1))
     assert [(r.kh, r.kw, r.c0, r.count, r.t0) for r in spec.runs] == [(0, 0, 0, 3, 0), (0, 0, 4, 1, 3),
                                                                       (1, 1, 0, 1, 4)]
+
+ACTIVATIONS = {"none": ((), lambda t: t), "relu6": (RELU6, torch.nn.functional.relu6),
+               "hardswish": (HARDSWISH, torch.nn.functional.hardswish)}
+DEPTHWISE = {  # c, h, w, k, stride, pad, residual, activation, channels without taps
+    "mobilenet-s1": (96, 16, 16, 3, 1, 1, False, "relu6", 0),
+    "mobilenet-s2": (144, 8, 8, 3, 2, 1, False, "relu6", 0),
+    "odd-stride2-residual-hardswish": (7, 9, 11, 3, 2, 1, True, "hardswish", 2),
+    "unpadded-residual": (6, 5, 5, 3, 1, 0, True, "none", 0),
+    "5x5-stride2": (5, 6, 7, 5, 2, 2, False, "relu6", 0),
+    "pruned-channels": (24, 4, 4, 3, 1, 1, True, "relu6", 9),
+}
+
+
+@pytest.mark.parametrize("case", list(DEPTHWISE))
+def test_depthwise_kernel_matches_torch(case):
+    c, h, w, k, stride, pad, with_residual, act, empty = DEPTHWISE[case]
+    rng = np.random.default_rng(len(case))
+    weight = rng.standard_normal((c, 1, k, k)).astype(np.float32)
+    weight[rng.permutation(c)[:empty]] = 0
+    bias, x = rng.standard_normal(c).astype(np.float32), rng.standard_normal((1, c, h, w)).astype(np.float32)
+    steps, reference = ACTIVATIONS[act]
+    spec = conv_spec(weight, (c, h, w), (stride, stride), (pad,) * 4, with_residual, steps, groups=c)
+    out_shape = (1, c, spec.out_height, spec.out_width)
+    residual = rng.standard_normal(out_shape).astype(np.float32) if with_residual else None
+    got = _call(depthwise_kernel(spec, "dw", x.shape, out_shape), [x, *pack_depthwise(spec, weight, bias)],
+                residual, out_shape)
+    want = torch.nn.functional.conv2d(*(torch.from_numpy(a) for a in (x, weight, bias)), stride, pad, groups=c)
+    want = reference(want + torch.from_numpy(residual) if with_residual else want).numpy()
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+    assert len(spec.rows) == c - empty and spec.useful_macs == len(spec.rows) * k * k * spec.pixels

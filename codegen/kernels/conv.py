@@ -1,7 +1,7 @@
 """One PrimFunc per fused convolution: gather the kept taps, multiply by the packed kept weights, apply the
 epilogue; plus the compile-time packing of weights and bias that the PrimFunc expects.
 
->>> spec = ConvSpec(16, 32, 32, 16, (3, 3), (1, 1), (1, 1, 1, 1), taps, rows, relu=True)
+>>> spec = ConvSpec(16, 32, 32, 16, (3, 3), (1, 1), (1, 1, 1, 1), taps, rows, activation=RELU)
 >>> packed = pack(spec, tile, weight, bias)
 >>> func = conv_kernel(spec, tile, "conv03", packed.zero_bias, x_shape=(1, 16, 32, 32))
 """
@@ -14,6 +14,7 @@ import tvm
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 
+from .epilogue import activate
 from .gather import make_gather
 from .gemm import emit_tiles, tile_shape
 from .spec import ConvSpec
@@ -103,7 +104,7 @@ def _body(spec: ConvSpec, tile: Tile, zero_bias, x, consts, res, out) -> None:
     def epilogue(f, p, value):
         if res2 is not None:
             value = value + res2[f, p]
-        return T.max(value, T.float32(0)) if spec.relu else value
+        return activate(spec.activation, value)
 
     if spec.rows:
         gather = _gather(spec, tile, x, channels)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from .epilogue import Activation
+
 RUN_BUDGET = 64  # runs emitted as straight-line code; LLVM time grows faster than linearly beyond this
 
 
@@ -27,7 +29,8 @@ class Run:
 @dataclass(frozen=True)
 class ConvSpec:
     """A batch-1 NCHW float32 convolution (a linear layer is a 1x1 one on a 1x1 image) with its epilogue:
-    ``out = relu?(W * x + bias + residual?)``."""
+    ``out = activation(W * x + bias + residual?)``. A depthwise one (``groups == in_channels == filters``)
+    has one tap column per kernel offset, ``(0, kh, kw)``: filter ``f`` reads input channel ``f`` there."""
 
     in_channels: int
     height: int
@@ -39,7 +42,8 @@ class ConvSpec:
     taps: tuple[tuple[int, int, int], ...] = ()  # kept (c, kh, kw), in gathered-row order
     rows: tuple[int, ...] = ()  # kept filters, ascending
     residual: bool = False
-    relu: bool = False
+    activation: Activation = ()  # steps after bias and residual, see epilogue.py
+    groups: int = 1  # 1, or in_channels for a depthwise convolution
 
     @property
     def out_height(self) -> int:
@@ -54,8 +58,12 @@ class ConvSpec:
         return self.out_height * self.out_width
 
     @property
+    def depthwise(self) -> bool:
+        return self.groups > 1
+
+    @property
     def total_taps(self) -> int:
-        return self.in_channels * self.kernel[0] * self.kernel[1]
+        return self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
 
     @property
     def useful_macs(self) -> int:
