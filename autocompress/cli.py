@@ -7,7 +7,9 @@ exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import sys
 import traceback
 
@@ -54,12 +56,27 @@ def one_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+@contextlib.contextmanager
+def data_parallel(args: argparse.Namespace):
+    """Under ``torchrun`` with several processes: the process group for the run's torch device, and stdout
+    (results, ``--json``) from rank 0 only; errors still print on every rank."""
+    from compress import distributed
+
+    distributed.init(getattr(args, "torch_device", getattr(args, "device", "cpu")))
+    try:
+        with contextlib.redirect_stdout(sys.stdout if distributed.is_main() else io.StringIO()):
+            yield
+    finally:
+        distributed.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, dispatch, and apply the error policy above."""
     args = build_parser().parse_args(argv)
     prog = f"autocompress {args.command}"
     try:
-        return int(args.handler(args) or 0)
+        with data_parallel(args):
+            return int(args.handler(args) or 0)
     except user_errors() as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 2

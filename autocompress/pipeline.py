@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from compress.checkpoint import save_checkpoint
 from compress.counting import count_model
 from compress.data import Splits, load_data
 from compress.files import write_json
+from compress.progress import note
 from compress.restore import restore_model
 from compress.run_folder import record_config
 from compress.search import CompressConfig, autocompress
@@ -45,7 +45,7 @@ class RunConfig:
 
 def step(index: int, total: int, text: str) -> None:
     """One progress line per pipeline step (training and search show their own bars)."""
-    print(f"[{index}/{total}] {text}", file=sys.stderr, flush=True)
+    note(f"[{index}/{total}] {text}")
 
 
 def train_baseline(model: nn.Module, arch: str, config: RunConfig, splits: Splits, out: Path, resume: bool) -> None:

@@ -6,6 +6,13 @@ retraining masks gradients and weights), so there is one training loop, not one 
 reads ``train_limit`` images sampled from the whole training split, a different sample and order per
 epoch and per ``stream`` (a phase's name), all from ``seed``.
 
+Under ``torchrun`` (``compress.distributed``) the loop runs data-parallel: the model in DistributedDataParallel,
+each process a contiguous share of every global batch of ``batch_size`` images, the loss weighted so the
+gradient is the global batch's mean. BatchNorm normalises each process's share with its own statistics (DDP's
+default; SyncBatchNorm is CUDA-only), so a run matches a single-process one closely, not bit for bit. After
+every epoch rank 0's weights and BatchNorm statistics are copied to every rank before the hooks run, so hooks
+see identical models; only rank 0 prints and writes (``compress.files``).
+
 >>> splits = load_data("digits")
 >>> model = build_model("small_cnn")
 >>> history = train(model, splits, TrainConfig(epochs=2))
@@ -14,7 +21,6 @@ epoch and per ``stream`` (a phase's name), all from ``seed``.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import zlib
 from dataclasses import asdict, dataclass, replace
@@ -24,12 +30,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import Splits
 from .precision import PRECISIONS, autocast
-from .progress import progress
+from .progress import note, progress
 
 
 SCHEDULES = ("cosine", "constant")
@@ -44,7 +50,7 @@ class TrainConfig:
     schedule: str = "cosine"  # cosine: decay to 0 over the epochs; constant: lr throughout (after warm-up)
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    batch_size: int = 128
+    batch_size: int = 128  # the global batch: under torchrun each process takes batch_size / processes
     label_smoothing: float = 0.0  # 0 disables
     warmup_epochs: float = 0.0  # linear warm-up before the cosine decay
     seed: int = 0  # shuffling, augmentation and initial weights
@@ -59,6 +65,7 @@ class TrainConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; expected one of: {', '.join(SCHEDULES)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; expected one of: {', '.join(PRECISIONS)}")
+        distributed.check_batch(self.batch_size)
 
 
 @dataclass
@@ -228,6 +235,7 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
     With ``run_dir``, ``last.pt`` is written after every epoch (model, optimizer, hooks, history, ``extra``),
     and ``resume=True`` continues from it. ``distill`` adds a teacher's soft targets to the loss; ``stream``
     names this run's data order (shuffles, samples and augmentation differ per stream and epoch).
+    Under torchrun ``config.batch_size`` is the global batch, shared out over the processes.
     """
     setup_torch(config.seed, config.threads)
     hooks = hooks or TrainHooks()
@@ -237,7 +245,8 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
     if distill is not None:
         distill.teacher.to(device).eval()
     train_loader = splits.loader("train", config.batch_size, shuffle=True, augment=True, device=device,
-                                 per_epoch=config.train_limit, seed=stream_seed(config.seed, stream))
+                                 per_epoch=config.train_limit, seed=stream_seed(config.seed, stream),
+                                 shard=distributed.shard())
     val_loader = splits.loader("val", 256, device=device) if splits.val is not None and len(splits.val) else None
     decay, no_decay = [], []
     for p in model.parameters():
@@ -247,6 +256,7 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
                                 momentum=config.momentum, nesterov=config.momentum > 0)
     state = _resume_state(run_dir, resume, model, optimizer, hooks)
     history: list[dict] = state["history"]
+    net = distributed.wrap(model)  # what the steps run; hooks, evaluation and checkpoints see model itself
     steps_per_epoch, total = len(train_loader), len(train_loader) * config.epochs
     train_loader.epoch = state["epoch"]  # the same shuffles as an uninterrupted run
     for epoch in range(state["epoch"], config.epochs):
@@ -257,9 +267,12 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, config, steps_per_epoch)
             with autocast(device, config.precision):
-                logits = model(x)
+                logits = net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
                 objective = loss if distill is None else distill.loss(x, logits, loss)
+            share = distributed.share_weight(len(y), train_loader.global_size(i))
+            if share != 1.0:  # a ragged last batch split unequally: weight this rank's mean by its share
+                objective = objective * share
             extra_loss = hooks.loss_term(model)
             total_loss = objective if extra_loss is None else objective + extra_loss
             optimizer.zero_grad(set_to_none=True)
@@ -270,14 +283,15 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
             loss_sum += float(loss.detach()) * len(y)  # note: a sync point on GPU, once per step is fine
             seen += len(y)
             bar.set_postfix(loss=f"{loss_sum / seen:.3f}")
+        distributed.sync_module(model)  # BatchNorm statistics differ per rank; rank 0's go everywhere
         hooks.after_epoch(model, epoch)
+        loss_sum, seen = distributed.all_sum([loss_sum, seen])
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "seconds": time.time() - t0,
                   "images_per_second": seen / max(time.time() - t0, 1e-9)}
         if val_loader is not None:
             record["val_accuracy"] = evaluate(model, val_loader, device)["accuracy"]
         history.append(record)
-        tqdm.write(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()),
-                   file=sys.stderr)
+        note(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
         if run_dir:
             save_checkpoint(run_dir / "last.pt", {
                 **(extra or {}), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),

@@ -10,6 +10,7 @@ from typing import Any
 from torch import nn
 
 from compress.data import Splits, load_data
+from compress.distributed import main_first
 from compress.models import MODELS
 from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
@@ -17,6 +18,7 @@ from compress.pruning.sequence import PruneBudget
 from compress.restore import restore_model
 from compress.run_folder import CONFIG_FILE, config_changes, recorded_config
 from compress.precision import PRECISIONS
+from compress.progress import note
 from compress.train import TrainConfig
 
 from .argtypes import (COUNT, FRACTION, NON_NEGATIVE, NUMBER, POSITIVE, POSITIVE_INT, WEIGHT,
@@ -127,7 +129,9 @@ def pruning_budget(args: argparse.Namespace) -> PruneBudget:
 
 
 def load_splits(args: argparse.Namespace) -> Splits:
-    return load_data(args.data, val_fraction=args.val_fraction, seed=args.seed)
+    """The data the flags name; in a data-parallel run rank 0 loads first (it fills the decoding cache)."""
+    with main_first():
+        return load_data(args.data, val_fraction=args.val_fraction, seed=args.seed)
 
 
 def load_model(args: argparse.Namespace, splits: Splits | None = None) -> nn.Module:
@@ -159,7 +163,7 @@ def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any])
         return False
     recorded = recorded_config(out)
     if recorded is None and not (out.is_dir() and any(out.iterdir())):
-        print(f"autocompress {args.command}: nothing to resume in {out}; starting a new run", file=sys.stderr)
+        note(f"autocompress {args.command}: nothing to resume in {out}; starting a new run")
         return False
     changes = [] if recorded is None or args.allow_config_change else config_changes(recorded, config)
     if changes:

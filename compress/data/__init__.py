@@ -74,14 +74,15 @@ class Splits:
 
     def loader(self, name: str, batch_size: int = 128, shuffle: bool = False, augment: bool = False,
                limit: int | None = None, device: str | torch.device = "cpu", per_epoch: int | None = None,
-               seed: int | None = None) -> BatchLoader:
+               seed: int | None = None, shard: tuple[int, int] = (0, 1)) -> BatchLoader:
         """Batches of split ``name``; ``limit`` keeps a fixed seeded subset of that many images, ``per_epoch``
-        (with ``shuffle``) a new sample of that many per epoch; ``seed`` (default: the splits' seed) orders them."""
+        (with ``shuffle``) a new sample of that many per epoch; ``seed`` (default: the splits' seed) orders them;
+        ``shard`` = (rank, processes) yields that rank's share of each batch."""
         data = self.dataset(name)
         if limit is not None and limit < len(data):
             data = data.subset(self.subset_index(name, limit))
         return BatchLoader(data, self.mean, self.std, batch_size, shuffle, augment and self.augment,
-                           seed=self.seed if seed is None else seed, device=device, per_epoch=per_epoch)
+                           seed=self.seed if seed is None else seed, device=device, per_epoch=per_epoch, shard=shard)
 
 
 def _channel_stats(data: ArrayDataset) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -22,14 +22,13 @@ Then hard pruning ``W = Proj_S(W)`` and masked retraining with ``MaskHooks`` (pr
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
+from ..progress import note
 from ..train import TrainConfig, TrainHooks
 from .masks import Masks
 from .plan import LayerRate, layer_weights, project_masks
@@ -149,8 +148,8 @@ class AdmmHooks(TrainHooks):
             residual = self.residual(model)
             self.log.append({"update": len(self.log) + 1, "step": self.steps, "rho": self.rho, "residual": residual,
                              "changed": changed / max(kept, 1)})
-            tqdm.write(f"admm update {len(self.log)}: rho {self.rho:.3g} residual {residual:.4f} kept set changed "
-                       f"{changed / max(kept, 1):.1%}", file=sys.stderr)
+            note(f"admm update {len(self.log)}: rho {self.rho:.3g} residual {residual:.4f} kept set changed "
+                 f"{changed / max(kept, 1):.1%}")
             self.grow(residual)
 
     def grow(self, residual: float) -> None:

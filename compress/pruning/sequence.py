@@ -20,6 +20,7 @@ from typing import Callable
 from torch import nn
 
 from ..data import Splits
+from ..distributed import sync_module
 from ..train import (ChainHooks, Distillation, TrainConfig, TrainHooks, calibration_batches, recalibrate_bn,
                      split_accuracy, steps_per_epoch, train_phase)
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
@@ -99,6 +100,7 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
     masks = project_masks(structure, layer_weights(work), scheme, rates)  # hard pruning
     masks.apply(work)
     recalibrate_bn(work, calibration_batches(splits, CALIBRATION_BATCHES, device=device))
+    sync_module(work)  # every rank compacts and retrains the same model, whatever its arithmetic did
     acc["projected"] = split_accuracy(work, splits, "test", limit, device)
     x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
     slim = purify_and_compact(work, structure, x)  # removes what hard pruning cut: retraining runs fewer MACs

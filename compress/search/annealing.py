@@ -7,6 +7,10 @@ uniform one, then random actions) and annealing starts from the best of them, so
 uniform rates on the quick evaluation: started from one point with small moves, annealing stayed near it and
 lost to plain random search with the same number of evaluations (``benchmarks/results/search-ab-cpu.md``).
 
+The sampled candidates do not depend on any score, so they are drawn first and evaluated as one batch, spread
+over the processes of a data-parallel run (``compress.distributed.spread``); each annealing step's candidate is
+evaluated on rank 0 and shared. Every process then makes the same choices as a single-process search.
+
 Each annealing step proposes ``screen`` neighbours (free: only ``rescale`` runs) and evaluates the one that a
 ridge fit of score on knob values, learnt from every candidate evaluated so far, ranks highest
 (``surrogate.py``): experience learnt on the model at hand. Every candidate is renormalised to the round's
@@ -29,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..distributed import spread
 from ..progress import progress
 from .action import Action, ActionSpace
 from .quick_eval import Evaluation
@@ -134,6 +139,21 @@ def random_values(space: ActionSpace, rng: np.random.Generator) -> np.ndarray:
     return rng.random(len(space.knobs)) * space.upper
 
 
+def explore_actions(space: ActionSpace, goal: Goal, config: SearchConfig, rng: np.random.Generator) -> list[Action]:
+    """The candidates sampled before annealing, in order: the starts, then random actions."""
+    starts = start_values(space, config, goal.target.kind)[:config.explore_steps]
+    drawn = [random_values(space, rng) for _ in range(config.explore_steps - len(starts))]
+    return [rescale(space, goal, values) for values in starts + drawn]
+
+
+def evaluate_spread(evaluate: Callable[[Action], Evaluation], actions: list[Action]) -> dict[tuple, Evaluation]:
+    """The evaluations of the distinct ``actions`` by key, spread over the processes."""
+    distinct: dict[tuple, Action] = {}
+    for action in actions:
+        distinct.setdefault(action.key, action)
+    return dict(zip(distinct, spread(evaluate, list(distinct.values()))))
+
+
 def perturb(values: np.ndarray, space: ActionSpace, rng: np.random.Generator, config: SearchConfig,
             kind: str = "rate") -> np.ndarray:
     """Move ``perturb_knobs`` knobs (larger ones more often) by N(0, perturb_scale), clipped to their bounds."""
@@ -215,14 +235,13 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     bar = progress(total=config.steps, enabled=config.progress, desc=f"search ({config.method})")
     current = best = None
     current_eval = best_eval = None
-    starts = start_values(space, config, goal.target.kind)
+    explore = explore_actions(space, goal, config, rng)
+    ready = evaluate_spread(evaluate, [a for step, a in enumerate(explore) if log.replayed(step) is None])
     for step in range(config.steps):
         t0 = time.time()
         exploring = step < config.explore_steps
-        if step < len(starts):
-            action = rescale(space, goal, starts[step])
-        elif exploring:
-            action = rescale(space, goal, random_values(space, rng))
+        if exploring:
+            action = explore[step]
         else:
             action = _screened(current, space, goal, rng, config, history, cache)
         logged = log.replayed(step)
@@ -232,8 +251,13 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
                 raise ValueError(f"cannot resume: step {step} of the log is a different candidate; the model or "
                                  "the code changed since it was written. Start afresh without resume.")
             ev = Evaluation(logged["score"], logged["accuracy"], logged["loss"], logged["eval_seconds"])
+        elif cached:
+            ev = cache[action.key]
+        elif action.key in ready:
+            ev = ready.pop(action.key)
+            t0 -= ev.seconds  # evaluated ahead, in the spread batch: its own time counts here
         else:
-            ev = cache[action.key] if cached else evaluate(action)
+            ev = spread(evaluate, [action])[0]
         evaluations += 0 if cached else 1
         cache[action.key] = ev
         if best is None or ev.score > best_eval.score:

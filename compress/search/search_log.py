@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..distributed import is_main
 from ..files import write_text
 
 
@@ -66,8 +67,8 @@ class SearchLog:
         return self.steps[step] if step < len(self.steps) else None
 
     def write(self, record: dict) -> None:
-        """Append one record (flushed at once: a kill loses at most the line being written)."""
-        if self.path is None:
+        """Append one record (flushed at once: a kill loses at most the line being written); rank 0 only."""
+        if self.path is None or not is_main():
             return
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
