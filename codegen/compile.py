@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import onnx
 
@@ -20,7 +23,7 @@ from . import frontend
 from .blob import WEIGHTS_BIN, model_hash, write_asm, write_blob
 from .conv_rewrite import rewrite_layers
 from .driver import DriverInfo, render_driver
-from .errors import CodegenError
+from .errors import CodegenError, InvalidModelError
 from .lower import build_kernels, lower, to_relax
 from .plan import build_plan
 from .targets import get_target
@@ -28,6 +31,8 @@ from .toolchain import BENCH_DIR, Toolchain, bench_sources, get_toolchain, link_
 
 COMPILE_JSON = "compile.json"
 ONNX_NAME = "model.onnx"
+BINARY_NAME = "model"  # fixed: no model name can make the executable overwrite model.onnx or compile.json
+REQUIRED_INFO = ("name", "binary", "target", "input_shape", "output_shape", "model_hash")
 SCHEDULES = ("auto", "none")
 
 
@@ -65,7 +70,14 @@ class CompiledModel:
         meta = out_dir / COMPILE_JSON
         if not meta.is_file():
             raise FileNotFoundError(f"{out_dir} is not a compiled model directory (no {COMPILE_JSON})")
-        compiled = cls(out_dir, json.loads(meta.read_text()))
+        try:
+            info = json.loads(meta.read_text())
+        except json.JSONDecodeError as err:
+            raise InvalidModelError(f"{meta} is not valid JSON ({err.msg}); compile the model again") from None
+        missing = [key for key in REQUIRED_INFO if key not in info]
+        if missing:
+            raise InvalidModelError(f"{meta} lacks {', '.join(missing)}; compile the model again")
+        compiled = cls(out_dir, info)
         for path in (compiled.binary, compiled.onnx_path):
             if not path.is_file():
                 raise FileNotFoundError(f"compiled model in {out_dir} lacks {path.name}")
@@ -87,9 +99,11 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
         Receives the executable, ``model.onnx``, ``compile.json`` and ``src/`` (generated C, kernel object,
         weights blob; buildable with the top-level CMakeLists.txt).
     input_shape : tuple of int, optional
-        Full input shape including the batch, for a ``torch.nn.Module``.
+        Full input shape including the batch: required for a ``torch.nn.Module``; for ONNX, it fixes the
+        input's dynamic dimensions (without it a dynamic batch dimension is fixed to 1, noted in
+        ``info["notices"]``).
     name : str, optional
-        Model name used for the executable and in its JSON output.
+        Model name used in the executable's JSON output (the executable itself is always ``out_dir/model``).
     mattr : sequence of str
         Extra LLVM CPU features, e.g. ``("+dotprod",)``.
     mcpu : str, optional
@@ -101,22 +115,31 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     Returns
     -------
     compiled : CompiledModel
+        ``out_dir`` is replaced only when the compile succeeds: a failed compile leaves it as it was.
     """
     start = time.perf_counter()
     spec = get_target(target, mattr, mcpu)
     toolchain = get_toolchain(target)
-    onnx_model, name = _intake(model, input_shape, name)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
+    onnx_model, name, notices = _intake(model, input_shape, name)
     frontend.check_supported(onnx_model)
     shapes = frontend.input_shapes(onnx_model)
     if len(shapes) != 1:
         raise CodegenError(f"the model has {len(shapes)} inputs ({', '.join(shapes)}); expected exactly one")
-
     out_dir = Path(out_dir)
+    with _staged(out_dir) as stage:
+        info = _build(onnx_model, name, spec, toolchain, schedule, stage)
+        info.update(notices=notices, compile_seconds=round(time.perf_counter() - start, 3))
+        (stage / COMPILE_JSON).write_text(json.dumps(info, indent=2) + "\n")
+    return CompiledModel(out_dir, info)
+
+
+def _build(onnx_model: onnx.ModelProto, name: str, spec, toolchain: Toolchain, schedule: str, out_dir: Path) -> dict:
+    """Lower, build and link ``onnx_model`` into ``out_dir``; returns the compile record."""
     src = out_dir / "src"
-    src.mkdir(parents=True, exist_ok=True)
+    src.mkdir(parents=True)
     onnx.save(onnx_model, str(out_dir / ONNX_NAME))
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
     relax_mod, layers = to_relax(onnx_model), []
     if schedule == "auto":
         relax_mod, layers = rewrite_layers(relax_mod, *spec.vector_shape())
@@ -126,19 +149,34 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     blob = write_blob(plan, src / WEIGHTS_BIN)
     write_asm(src / "weights.S")
     digest = model_hash(blob, src / "kernels.o")
-    (src / "model.c").write_text(render_driver(plan, DriverInfo(name, digest, target)))
-    binary = out_dir / name
+    (src / "model.c").write_text(render_driver(plan, DriverInfo(name, digest, spec.name)))
+    binary = out_dir / BINARY_NAME
     _link(toolchain, src, binary, strip=True)
-    info = {
-        "name": name, "binary": binary.name, "target": target, "llvm_target": spec.llvm,
+    return {
+        "name": name, "binary": binary.name, "target": spec.name, "llvm_target": spec.llvm,
         "toolchain": toolchain.name, "kernels": len(kernels), "kernel_calls": len(plan.calls),
         "binary_bytes": binary.stat().st_size, "weights_bytes": plan.weights_bytes,
-        "arena_bytes": sum(plan.arenas), "compile_seconds": round(time.perf_counter() - start, 3),
-        "input_shape": list(plan.input.shape), "output_shape": list(plan.output.shape), "model_hash": digest,
-        "schedule": schedule, "layers": layers,
+        "arena_bytes": sum(plan.arenas), "input_shape": list(plan.input.shape),
+        "output_shape": list(plan.output.shape), "model_hash": digest, "schedule": schedule, "layers": layers,
     }
-    (out_dir / COMPILE_JSON).write_text(json.dumps(info, indent=2) + "\n")
-    return CompiledModel(out_dir, info)
+
+
+@contextmanager
+def _staged(out_dir: Path) -> Iterator[Path]:
+    """A fresh folder beside ``out_dir`` to compile into; it replaces ``out_dir`` when the block succeeds and is
+    removed when it fails, so ``out_dir`` is never half written."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = out_dir.with_name(f"{stage.name}-old")
+    if out_dir.exists():
+        out_dir.rename(old)
+    stage.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _link(toolchain: Toolchain, src: Path, binary: Path, strip: bool) -> None:
@@ -157,14 +195,17 @@ def link_with_symbols(compiled: CompiledModel, binary: str | Path) -> Path:
     return binary
 
 
-def _intake(model, input_shape, name: str | None) -> tuple[onnx.ModelProto, str]:
+def _intake(model, input_shape, name: str | None) -> tuple[onnx.ModelProto, str, list[str]]:
+    """The checked ONNX model, its name, and notices of the input dimensions fixed on the way."""
     if isinstance(model, (str, Path, onnx.ModelProto)):
         default = Path(model).stem if not isinstance(model, onnx.ModelProto) else (model.graph.name or "model")
-        return frontend.load_onnx(model), _safe_name(name or default)
+        loaded = frontend.load_onnx(model)
+        notice = frontend.fix_input_shape(loaded, None if input_shape is None else tuple(input_shape))
+        return loaded, _safe_name(name or default), [notice] if notice else []
     if input_shape is None:
         raise ValueError("compiling a torch module needs input_shape, e.g. (1, 3, 32, 32)")
     exported = frontend.load_onnx(frontend.export_torch(model, tuple(input_shape)))
-    return exported, _safe_name(name or type(model).__name__.lower())
+    return exported, _safe_name(name or type(model).__name__.lower()), []
 
 
 def _safe_name(name: str) -> str:

@@ -101,6 +101,39 @@ def check_supported(model: onnx.ModelProto) -> None:
         raise UnsupportedOperatorError(bad)
 
 
+def fix_input_shape(model: onnx.ModelProto, input_shape: tuple[int, ...] | None = None) -> str | None:
+    """Fix the shape of the model's one real input in place: to ``input_shape`` when given, else a dynamic batch
+    dimension (axis 0) to 1, as compilers for deployment do. Returns a notice saying what was fixed (None when
+    nothing was); other dynamic dimensions stay, for :func:`input_shapes` to refuse."""
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [value for value in model.graph.input if value.name not in initializers]
+    if len(inputs) != 1 or not inputs[0].type.tensor_type.HasField("shape"):
+        return None
+    value, dims = inputs[0], inputs[0].type.tensor_type.shape.dim
+    if input_shape is not None:
+        if len(input_shape) != len(dims):
+            raise DynamicShapeError(f"--input-shape {tuple(input_shape)} has {len(input_shape)} dimensions; input "
+                                    f"{value.name!r} has {len(dims)}")
+        clash = [axis for axis, size in enumerate(input_shape) if _static(dims[axis]) and not _static(dims[axis], size)]
+        if clash:
+            raise DynamicShapeError(f"--input-shape {tuple(input_shape)} differs from input {value.name!r}'s fixed "
+                                    f"size {dims[clash[0]].dim_value} at axis {clash[0]}")
+        fixed = [(axis, size) for axis, size in enumerate(input_shape) if not _static(dims[axis])]
+    else:
+        fixed = [(0, 1)] if dims and not _static(dims[0]) else []
+    for axis, size in fixed:
+        dims[axis].Clear()
+        dims[axis].dim_value = int(size)
+    if not fixed:
+        return None
+    return f"input {value.name!r}: " + ", ".join(f"axis {axis} fixed to {size}" for axis, size in fixed)
+
+
+def _static(dim, size: int | None = None) -> bool:
+    """Whether ``dim`` is a fixed size (equal to ``size`` when one is given)."""
+    return dim.HasField("dim_value") and dim.dim_value > 0 and size in (None, dim.dim_value)
+
+
 def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
     """Shapes of the real graph inputs (initializers excluded); symbolic or unknown dims raise, naming the input."""
     initializers = {init.name for init in model.graph.initializer}
@@ -116,7 +149,8 @@ def input_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
             if not dim.HasField("dim_value") or dim.dim_value <= 0:
                 label = dim.dim_param or "?"
                 raise DynamicShapeError(f"input {value.name!r} has a dynamic dimension {label!r} at axis {axis}; "
-                                        "export the model with a fixed input shape")
+                                        "give the whole shape with --input-shape (e.g. 1,3,32,32) or export the "
+                                        "model with a fixed input shape")
             dims.append(dim.dim_value)
         shapes[value.name] = tuple(dims)
     return shapes

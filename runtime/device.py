@@ -76,7 +76,7 @@ class Device:
         if profile:
             flags.append("--profile")
         run = self.execute(compiled.binary, x.tobytes(), flags, pin)
-        stats = _parse_stats(run.stdout, compiled.binary.name)
+        stats = _parse_stats(run.stdout, compiled.info["name"])
         if stats.get("model_hash") != compiled.info["model_hash"]:
             raise DeviceError(f"the device ran a binary with hash {stats.get('model_hash')}, expected "
                               f"{compiled.info['model_hash']} (stale copy?)")
@@ -92,7 +92,7 @@ class Device:
     def _check_arch(self, compiled) -> None:
         arch = "x86_64" if compiled.target == "host" else "aarch64"
         if arch != self.arch:
-            raise DeviceError(f"{compiled.binary.name} was compiled for {compiled.target} ({arch}); device "
+            raise DeviceError(f"{compiled.info['name']} was compiled for {compiled.target} ({arch}); device "
                               f"{self.name} runs {self.arch} binaries")
 
     def _result(self, compiled, stats: dict, errors: tuple[float, float],

@@ -23,11 +23,24 @@ class LocalDevice(Device):
             work = Path(tmp)
             (work / INPUT_FILE).write_bytes(input_bytes)
             cmd = [*self._command(binary.resolve()), "--input", INPUT_FILE, "--output", OUTPUT_FILE, *flags]
-            proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+            proc = self._run(cmd, work, binary)
             if proc.returncode != 0:
                 raise DeviceError(f"{binary.name} failed on {self.name} (exit {proc.returncode}): "
                                   f"{proc.stderr.strip()[-500:]}")
+            if not (work / OUTPUT_FILE).is_file():
+                raise DeviceError(f"{binary} exited 0 on {self.name} but wrote no output; stdout was "
+                                  f"{proc.stdout.strip()[:200]!r} (not a binary compiled by autocompress?)")
             return RunOutput(proc.stdout, (work / OUTPUT_FILE).read_bytes())
+
+    def _run(self, cmd: list[str], work: Path, binary: Path) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+        except PermissionError:
+            raise DeviceError(f"{binary} is not executable; restore it with chmod +x {binary} "
+                              "(or compile the model again)") from None
+        except subprocess.TimeoutExpired:
+            raise DeviceError(f"{binary} ran longer than {RUN_TIMEOUT_S} s on {self.name} and was stopped; "
+                              "bench with fewer --runs") from None
 
 
 class HostDevice(LocalDevice):

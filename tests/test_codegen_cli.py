@@ -24,7 +24,7 @@ def test_compile_then_bench_json(small_onnx, tmp_path, capsys):
     assert "compiled small for host" in capsys.readouterr().out
     info = json.loads((out / "compile.json").read_text())
     assert info["target"] == "host" and info["input_shape"] == [1, 1, 8, 8] and info["output_shape"] == [1, 10]
-    assert info["binary_bytes"] == (out / "small").stat().st_size and info["kernels"] >= 5
+    assert info["binary_bytes"] == (out / "model").stat().st_size and info["kernels"] >= 5
     assert (out / "model.onnx").is_file()
     assert main(["bench", str(out), "--device", "host", "--runs", "3", "--warmup", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

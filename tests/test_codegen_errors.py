@@ -31,9 +31,10 @@ def test_unsupported_ops_are_listed_together(tmp_path):
     assert not (tmp_path / "out").exists()  # nothing written before validation passes
 
 
-def test_dynamic_batch_names_the_input(tmp_path):
+def test_dynamic_dimensions_beyond_the_batch_name_the_input(tmp_path):
     model = _graph([helper.make_node("Conv", ["input", "w"], ["output"], name="conv0")], batch="N")
-    with pytest.raises(DynamicShapeError, match=r"input 'input' has a dynamic dimension 'N' at axis 0"):
+    model.graph.input[0].type.tensor_type.shape.dim[2].dim_param = "H"
+    with pytest.raises(DynamicShapeError, match=r"input 'input' has a dynamic dimension 'H' at axis 2; give the whole"):
         compile_model(model, out_dir=tmp_path / "out")
 
 

@@ -55,3 +55,15 @@ def torch_device(text: str) -> str:
     if kind == "cuda" and not torch.cuda.is_available():
         raise argparse.ArgumentTypeError(f"{text}: no CUDA device on this machine; use cpu")
     return text
+
+
+def shape_arg(text: str) -> tuple[int, ...]:
+    """A tensor shape written ``1,3,32,32`` (or with x): positive integers."""
+    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape of positive integers such as 1,3,32,32")
+    return shape

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .argtypes import POSITIVE_INT
+from .argtypes import POSITIVE_INT, shape_arg
 from .common import out_folder
 
 HELP = ("Compile a model with Apache TVM into one self-contained static executable (benchmark front included) "
@@ -16,7 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("model", nargs="?", help=f"registry model: {', '.join(MODELS)}, or an .onnx file (same as "
                                                  "--onnx); omit it when --weights is our checkpoint")
-    parser.add_argument("--onnx", help="compile this ONNX file instead of a registry model (static input shape)")
+    parser.add_argument("--onnx", help="compile this ONNX file instead of a registry model; a dynamic batch "
+                                       "dimension is fixed to 1 (see --input-shape)")
+    parser.add_argument("--input-shape", type=shape_arg, metavar="N,C,H,W",
+                        help="with --onnx: the whole input shape, fixing every dynamic dimension")
     parser.add_argument("--weights", help="checkpoint or state_dict to load into the registry model")
     parser.add_argument("--num-classes", type=POSITIVE_INT, default=10, help="classifier outputs of the registry model")
     parser.add_argument("--target", default="host", choices=TARGET_NAMES,
@@ -43,13 +47,17 @@ def run(args: argparse.Namespace) -> int:
     if args.onnx and args.weights:
         raise ValueError("--weights applies to a registry MODEL; an ONNX file carries its own weights")
     mattr = [flag for item in args.mattr for flag in item.split(",") if flag]
+    if args.input_shape and not args.onnx:
+        raise ValueError("--input-shape applies to --onnx; a registry model has its own input shape")
     if args.onnx:
-        source, shape, name = args.onnx, None, None
+        source, shape, name = args.onnx, args.input_shape, None
     else:
         source, shape, name = _registry_model(args)
     compiled = compile_model(source, target=args.target, out_dir=args.output, input_shape=shape, name=name,
                              mattr=mattr, mcpu=args.mcpu, schedule=args.schedule)
     info = compiled.info
+    for notice in info["notices"]:
+        print(f"note: {notice}", file=sys.stderr)
     print(f"compiled {info['name']} for {info['target']}: {compiled.binary} ({info['binary_bytes'] / 1e6:.2f} MB, "
           f"{info['kernels']} kernels, {info['compile_seconds']:.1f} s, hash {info['model_hash']})")
     if info["layers"]:
