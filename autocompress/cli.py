@@ -62,7 +62,7 @@ def data_parallel(args: argparse.Namespace):
     (results, ``--json``) from rank 0 only; errors still print on every rank."""
     from compress import distributed
 
-    distributed.init(getattr(args, "torch_device", getattr(args, "device", "cpu")))
+    distributed.init(getattr(args, "torch_device", "cpu"))
     try:
         with contextlib.redirect_stdout(sys.stdout if distributed.is_main() else io.StringIO()):
             yield

@@ -73,3 +73,13 @@ def test_pruning_flags_reach_the_config():
     defaults = config_from_args(build_parser().parse_args(["prune", "--target", "4"])).budget
     assert defaults.distill_weight == 0.5 and defaults.admm_epochs == defaults.retrain_epochs == 10
     assert main(["prune", "--target", "4", "--rho-growth", "0.5"]) == 2
+
+
+def test_torch_device_flag_and_its_old_spelling(capsys):
+    """--device names where binaries run; in train/eval/prune it was the torch device: still read, with a notice."""
+    args = build_parser().parse_args(["train", "--device", "cpu"])
+    assert args.torch_device == "cpu" and "note: --device is now --torch-device" in capsys.readouterr().err
+    assert build_parser().parse_args(["prune", "--target", "4", "--torch-device", "cpu"]).torch_device == "cpu"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--torch-device" in capsys.readouterr().out

@@ -89,4 +89,4 @@ def test_a_bug_is_one_line_and_exit_1(capsys, monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_cuda_without_a_cuda_device_is_refused_when_parsed(capsys):
-    assert "no CUDA device on this machine; use cpu" in fails(capsys, ["train", "--device", "cuda"])
+    assert "no CUDA device on this machine; use cpu" in fails(capsys, ["train", "--torch-device", "cuda"])

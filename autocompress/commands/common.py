@@ -39,18 +39,34 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=COUNT, default=0, help="seed for splits, shuffling and initial weights")
 
 
-def add_runtime_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
+class RenamedFlag(argparse.Action):
+    """An old spelling of a flag: still accepted, with a one-line notice naming the new one."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"note: {option_string} is now {self.new} (the old spelling will be removed)", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_runtime_args(parser: argparse.ArgumentParser, old_device_flag: bool = True) -> None:
+    """--threads and --torch-device (where training and evaluation run). ``--device`` always names the device
+    binaries run on; commands without one still accept it as the old spelling of --torch-device."""
     parser.add_argument("--threads", type=POSITIVE_INT, default=None, help="torch CPU threads (default: all cores)")
-    parser.add_argument(torch_flag, dest="device", default="cpu", type=torch_device,
+    parser.add_argument("--torch-device", default="cpu", type=torch_device,
                         help="torch device for training/evaluation: cpu or cuda")
+    if old_device_flag:
+        parser.add_argument("--device", dest="torch_device", type=torch_device, action=RenamedFlag,
+                            new="--torch-device")
 
 
-def add_model_data_args(parser: argparse.ArgumentParser, torch_flag: str = "--device") -> None:
-    """Model, data and runtime flags: what every command that loads a model and data takes. Commands whose
-    ``--device`` names the latency device call the torch one ``--torch-device``."""
+def add_model_data_args(parser: argparse.ArgumentParser, old_device_flag: bool = True) -> None:
+    """Model, data and runtime flags: what every command that loads a model and data takes."""
     add_model_args(parser)
     add_data_args(parser)
-    add_runtime_args(parser, torch_flag)
+    add_runtime_args(parser, old_device_flag)
 
 
 def add_run_args(parser: argparse.ArgumentParser, command: str | None,
@@ -117,7 +133,7 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser) -> None:
 def pruning_budget(args: argparse.Namespace) -> PruneBudget:
     """The ``PruneBudget`` that ``add_pruning_budget_args`` (and the runtime, data and run flags) describe."""
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
-                        threads=args.threads, device=args.device, precision=args.precision,
+                        threads=args.threads, device=args.torch_device, precision=args.precision,
                         progress=not args.no_progress)
     admm = AdmmConfig(rho=args.rho, pull=args.admm_pull, rho_growth=args.rho_growth, tolerance=args.admm_tolerance,
                       update_every_steps=args.update_every_steps)

@@ -16,7 +16,7 @@ HELP = ("Compress a trained model in rounds of growing targets (search -> ADMM -
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_data_args(parser, torch_flag="--torch-device")
+    add_model_data_args(parser, old_device_flag=False)
     add_search_args(parser)
     defaults = CompressConfig(target_rate=2.0)
     parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds,

@@ -23,9 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     setup_torch(args.seed, args.threads)
     splits = load_splits(args)
-    model = load_model(args, splits).to(args.device)
-    result = evaluate(model, splits.loader(args.split, args.batch_size, limit=args.limit, device=args.device),
-                      args.device)
+    model = load_model(args, splits).to(args.torch_device)
+    result = evaluate(model, splits.loader(args.split, args.batch_size, limit=args.limit, device=args.torch_device),
+                      args.torch_device)
     result |= {"model": args.model, "split": args.split, "data": splits.source}
     if args.json:
         print_json(result)

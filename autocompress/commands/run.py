@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     target_rate = args.target_rate if args.target_rate or args.target_macs or args.target_latency \
         else RunConfig().compress.target_rate
-    budget = pruning_budget(argparse.Namespace(**{**vars(args), "device": args.torch_device, "threads": None}))
+    budget = pruning_budget(argparse.Namespace(**{**vars(args), "threads": None}))  # --threads: the binary's
     compress = CompressConfig(target_rate=target_rate, target_macs=args.target_macs,
                               target_latency=1.0 if args.target_latency else None, rounds=args.rounds,
                               scheme=args.scheme, search=search_config(args), quick_eval=quick_config(args), budget=budget,

@@ -103,7 +103,7 @@ def latency_target(args: argparse.Namespace, model, input_shape: tuple[int, ...]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_data_args(parser, torch_flag="--torch-device")
+    add_model_data_args(parser, old_device_flag=False)
     add_search_args(parser)
     parser.add_argument("--log", default=None, help="JSONL log of every step (needed for --resume)")
     add_run_args(parser, None, resume="replay --log and continue a killed search")
@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         kind, factor = final_target(args)
     result = search(model, splits, Target(kind, factor), search_config(args), args.scheme, quick_config(args),
-                    args.device, Path(args.log) if args.log else None, args.resume, latency=latency)
+                    args.torch_device, Path(args.log) if args.log else None, args.resume, latency=latency)
     summary = {"model": args.model, "scheme": args.scheme, "target": {"kind": kind, "factor": factor},
                "achieved": result.achieved, "quick_accuracy": result.best_eval.accuracy,
                "candidates": result.steps, "evaluations": result.evaluations, "seconds": result.seconds,

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     setup_torch(args.seed, args.threads)  # --seed fixes the initial weights too, whatever ran before
     model = load_model(args, splits)
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
-                            if hasattr(args, f.name)}, progress=not args.no_progress)
+                            if hasattr(args, f.name)}, device=args.torch_device, progress=not args.no_progress)
     out = Path(args.out or f"runs/train-{args.model}")
     settings = {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
                 **asdict(config)}
