@@ -65,8 +65,8 @@ def masked(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.La
 def compacted(model: nn.Module, shape: tuple[int, ...], rates: dict[str, pruning.LayerRate]) -> nn.Module:
     """:func:`masked`, then purification and compaction: the physically smaller model."""
     structure = pruning.trace_structure(model, shape[1:])
-    purified, record = pruning.purify(masked(model, shape, rates), structure)
-    return pruning.compact(purified, structure, record)[0]
+    purified, purification = pruning.purify(masked(model, shape, rates), structure)
+    return pruning.compact(purified, structure, purification)[0]
 
 
 def variant(name: str, filter_rate: float = 0.0, column_rate: float = 0.0,

@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-Rate = float | tuple[float, float]
+ProjectionRate = float | tuple[float, float]
 
 
 def kept(n: int, rate: float) -> int:
@@ -89,7 +89,7 @@ def unstructured_mask(weight: torch.Tensor, rate: float) -> torch.Tensor:
     return _top(flat, kept(flat.numel(), rate)).reshape(weight.shape)
 
 
-def _pair(rate: Rate) -> tuple[float, float]:
+def _pair(rate: ProjectionRate) -> tuple[float, float]:
     if isinstance(rate, (int, float)):
         raise ValueError(f"scheme 'filter+column' needs a (filter_rate, column_rate) pair, got {rate!r}")
     filter_rate, column_rate = rate
@@ -111,6 +111,6 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
-def project(weight: torch.Tensor, scheme: str, rate: Rate) -> torch.Tensor:
+def project(weight: torch.Tensor, scheme: str, rate: ProjectionRate) -> torch.Tensor:
     """The mask of ``weight`` projected onto ``scheme`` at ``rate`` (a pair for 'filter+column')."""
     return SCHEMES[check_scheme(scheme)](weight, rate)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..pruning.plan import COLUMN_SCHEMES, FILTER_SCHEMES, LayerRate
 from ..pruning.projection import check_scheme
-from .cost import CostModel, Rate, layer_rates
+from .cost import CostModel, RateTuple, layer_rates
 
 KNOB_KINDS = ("filter", "column", "weight")
 
@@ -41,7 +41,7 @@ class Action:
     """A candidate: per-layer rates (ready for ``project_masks``), knob values, analytic counts."""
 
     scheme: str
-    rates: dict[str, Rate]  # per layer (filter, column, weight); ``layer_rates()`` for the LayerRate dict
+    rates: dict[str, RateTuple]  # per layer (filter, column, weight); ``layer_rates()`` for the LayerRate dict
     values: tuple[float, ...]
     key: tuple[int, ...]  # kept rows/columns per layer: the cache key
     weights: int  # nonzero conv+fc weights after projection
@@ -97,13 +97,13 @@ class ActionSpace:
         """Values inside [0, each knob's max rate]."""
         return np.clip(np.asarray(values, dtype=float), 0.0, self.upper)
 
-    def rates(self, values: np.ndarray) -> dict[str, Rate]:
+    def rates(self, values: np.ndarray) -> dict[str, RateTuple]:
         """Per-layer rates of knob values, raised to keep only nonzero rows/columns (``CostModel.floor_rates``)."""
         fields: dict[str, dict[str, float]] = {n: {} for n in self.cost.layers}
         for knob, value in zip(self.knobs, self.clip(values)):
             for layer in knob.layers:
                 fields[layer][knob.kind] = float(value)
-        return self.cost.floor_rates({n: Rate(**f) for n, f in fields.items()}, self.scheme)
+        return self.cost.floor_rates({n: RateTuple(**f) for n, f in fields.items()}, self.scheme)
 
     def action(self, values: np.ndarray) -> Action:
         """The action of knob values (clipped to their bounds), with its analytic counts."""

@@ -12,7 +12,7 @@ per-layer rates with a few integer operations per layer. It follows ``project_ma
   keeps only nonzero ones, so the count stays exact after ADMM, whatever W does in between.
 
 >>> cost = CostModel(model, trace_structure(model, (3, 32, 32)), (3, 32, 32))
->>> rates = {name: Rate(filter=0.5, column=0.3) for name in cost.layers}
+>>> rates = {name: RateTuple(filter=0.5, column=0.3) for name in cost.layers}
 >>> cost.count(cost.floor_rates(rates, "filter+column"), "filter+column")   # (weights, MACs)
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..pruning.projection import check_scheme, kept, row_scores
 from ..pruning.structure import Structure
 
 
-class Rate(NamedTuple):
+class RateTuple(NamedTuple):
     """A light ``LayerRate`` for the inner loop (``LayerRate`` validates itself on every construction)."""
 
     filter: float = 0.0
@@ -38,8 +38,8 @@ class Rate(NamedTuple):
     weight: float = 0.0
 
 
-Rates = Mapping[str, "Rate | LayerRate"]
-NO_RATE = Rate()
+Rates = Mapping[str, "RateTuple | LayerRate"]
+NO_RATE = RateTuple()
 
 
 def layer_rates(rates: Rates) -> dict[str, LayerRate]:
@@ -119,10 +119,10 @@ class CostModel:
             k_in = k_in if layer.in_group is None else group_kept[layer.in_group]
         return k_out, k_in
 
-    def floor_rates(self, rates: Rates, scheme: str) -> dict[str, Rate]:
+    def floor_rates(self, rates: Rates, scheme: str) -> dict[str, RateTuple]:
         """``rates`` raised where they would keep rows/columns that are already zero (see module doc)."""
         check_scheme(scheme)
-        out = {n: Rate(r.filter, r.column, r.weight) for n, r in rates.items()}
+        out = {n: RateTuple(r.filter, r.column, r.weight) for n, r in rates.items()}
         if scheme in FILTER_SCHEMES:
             for g, group in enumerate(self.groups):
                 floor = 1.0 - max(self.group_live[g], 1) / self.group_size[g]
