@@ -23,7 +23,8 @@ static const char kUsage[] =
     "  --workspace-mb M kernel workspace per thread in MiB (default %u)\n"
     "  --profile        also time every kernel call; adds \"kernels\": [{name, median_ms}] in call order\n"
     "  --info           print the model facts as one JSON line and exit\n"
-    "Prints one JSON line with per-run times in ms and their min/median/mean/p90.\n";
+    "Prints one JSON line with per-run times in ms and their min/median/mean/p90, and parallel_launches:\n"
+    "the kernel launches of warm-up and timed runs that ran on more than one thread.\n";
 
 static int BenchArgs_Int(const char* flag, const char* text, long lo, long hi, long* out) {
   char* end = NULL;

@@ -48,7 +48,8 @@ static void Bench_PrintResult(const ModelInfo* info, const BenchArgs* args, cons
   printf(", \"threads\": %d, \"pin\": \"%s\", \"runs\": %d, \"warmup\": %d, \"input\": \"%s\", \"seed\": %llu",
          args->threads, args->pin_text ? args->pin_text : "", args->runs, args->warmup,
          args->input_path ? "file" : "random", (unsigned long long)args->seed);
-  printf(", \"workspace_peak_bytes\": %zu, \"times_ms\": [", Workspace_PeakBytes());
+  printf(", \"parallel_launches\": %ld, \"workspace_peak_bytes\": %zu, \"times_ms\": [", ThreadPool_Launches(),
+         Workspace_PeakBytes());
   for (int i = 0; i < args->runs; ++i) printf("%s%.6f", i ? ", " : "", ms[i]);
   printf("], \"min_ms\": %.6f, \"median_ms\": %.6f, \"mean_ms\": %.6f, \"p90_ms\": %.6f", s.min, s.median,
          s.mean, s.p90);

@@ -29,6 +29,7 @@ typedef struct {
   pthread_barrier_t barrier;
   int pending; /* workers that have not finished the current launch */
   int failed;
+  long launches; /* launches split over more than one thread */
 } ThreadPool;
 
 static ThreadPool g_pool = {.num_threads = 1, .mu = PTHREAD_MUTEX_INITIALIZER,
@@ -104,6 +105,8 @@ void ThreadPool_Shutdown(void) {
 
 int ThreadPool_NumThreads(void) { return g_pool.num_threads; }
 
+long ThreadPool_Launches(void) { return g_pool.launches; }
+
 int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_task) {
   int n = (num_task <= 0 || num_task > g_pool.num_threads) ? g_pool.num_threads : num_task;
   if (tls_in_task || n == 1 || g_pool.num_threads == 1) {
@@ -119,6 +122,7 @@ int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_ta
   g_pool.pending = g_pool.num_threads - 1;
   g_pool.failed = 0;
   g_pool.generation++;
+  g_pool.launches++;
   pthread_cond_broadcast(&g_pool.start_cv);
   pthread_mutex_unlock(&g_pool.mu);
 

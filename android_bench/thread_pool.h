@@ -19,4 +19,7 @@ void ThreadPool_Shutdown(void);
 /*! \brief Number of threads, the caller included. */
 int ThreadPool_NumThreads(void);
 
+/*! \brief Parallel launches that ran on more than one thread since the program started. */
+long ThreadPool_Launches(void);
+
 #endif  /* ANDROID_BENCH_THREAD_POOL_H_ */

@@ -4,8 +4,8 @@ The project builds its own small qemu TCG plugin (``insn_plugin.c``) with the ho
 with ``-plugin``. Counts repeat to about 0.01%; wall time under qemu does not even rank schedules, so it is
 never used. A count is a proxy for latency, not a latency: it ignores caches and the core's parallelism.
 
-Per kernel, the plugin counts the instructions executed inside each kernel's functions (address ranges
-from the symbol table of a relink of the same program): ``kernel_instructions(compiled)``. Work a kernel
+Per kernel, the plugin counts the instructions executed inside each kernel's functions and their parallel
+lambdas (address ranges from the symbol table of a relink of the same program): ``kernel_instructions(compiled)``. Work a kernel
 hands to functions outside its object (workspace allocation, ``memcpy``) is not attributed to it.
 
 >>> plugin = build_plugin()
@@ -146,7 +146,7 @@ def kernel_ranges(binary: str | Path, kernels_object: str | Path) -> tuple[Addre
     for f in program.functions:
         located.get((f.name, f.size), []).append(f.address)
     spans = []
-    for f in obj.functions:
+    for f, extent in zip(obj.functions, _extents(obj.functions)):
         owner = _owner(f.name, kernels)
         if owner is None or f.size == 0:
             continue
@@ -154,11 +154,20 @@ def kernel_ranges(binary: str | Path, kernels_object: str | Path) -> tuple[Addre
         if len(addresses) != 1:
             raise RuntimeError(f"kernel function {f.name} ({f.size} bytes) appears {len(addresses)} times in "
                                f"{binary}; expected once")
-        spans.append((addresses[0], addresses[0] + f.size, owner))
+        spans.append((addresses[0], addresses[0] + extent, owner))
     spans.sort()
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
         raise RuntimeError(f"kernel functions overlap in {binary}")
     return AddressRanges(program.entry, tuple((a, b) for a, b, _ in spans)), [k for _, _, k in spans]
+
+
+def _extents(functions) -> list[int]:
+    """Per function of an object, its size plus the unnamed code up to the next function: TVM's parallel
+    lambdas have no symbol and follow the function that launches them (the object's text is one section, laid
+    out unchanged in the program)."""
+    starts = sorted({f.address for f in functions})
+    following = {a: b for a, b in zip(starts, starts[1:])}
+    return [max(f.size, following.get(f.address, f.address) - f.address) for f in functions]
 
 
 def _owner(function: str, kernels: list[str]) -> str | None:

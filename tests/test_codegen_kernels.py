@@ -8,7 +8,7 @@ import pytest
 import torch
 import tvm
 
-from codegen.kernels import (HARDSWISH, RELU, RELU6, RUN_BUDGET, ConvSpec, choose_tile, conv_kernel,
+from codegen.kernels import (HARDSWISH, RELU, RELU6, RUN_BUDGET, ConvSpec, Tile, choose_tile, conv_kernel,
                              depthwise_kernel, order_taps, pack, pack_depthwise)
 from codegen.structure import conv_spec, kept_structure
 from codegen.targets import get_target
@@ -89,11 +89,14 @@ def test_kernel_matches_torch(case, epilogue):
         assert tile.mode == "filters"
 
 
-def test_neon_tiles_match_torch_on_host():
-    """The ARM64 tiles (4 lanes, 32 registers) computed on the host: same numbers."""
-    weight, bias, x = _layer(13, 10, 10, 11, 3, 1, 1, 0.5, seed=3)
-    got, _, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=4)
-    assert tile.block == 6 and tile.width == 8
+@pytest.mark.parametrize("shape,want", [((13, 10, 10, 11), Tile("pixels", 12, 8, 4, 2)),
+                                        ((9, 1, 3, 10), Tile("filters", 8, 3, 4, 2))])
+def test_neon_tiles_match_torch_on_host(shape, want):
+    """The ARM64 tiles (4 lanes, 32 registers: lane-indexed FMAs, two taps per iteration) computed on the host,
+    an odd number of kept taps and a ragged last block or pixel vector: same numbers."""
+    weight, bias, x = _layer(*shape, 3, 1, 1, 0.5, seed=3)
+    got, spec, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=4)
+    assert tile == want and len(spec.taps) % 2 == 1
     assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
 
 
@@ -113,6 +116,7 @@ def test_runs_group_consecutive_channels():
                     order_taps([(0, 0, 0), (1, 0, 0), (2, 0, 0), (4, 0, 0), (0, 1, 1)]), (0, 1))
     assert [(r.kh, r.kw, r.c0, r.count, r.t0) for r in spec.runs] == [(0, 0, 0, 3, 0), (0, 0, 4, 1, 3),
                                                                       (1, 1, 0, 1, 4)]
+
 
 ACTIVATIONS = {"none": ((), lambda t: t), "relu6": (RELU6, torch.nn.functional.relu6),
                "hardswish": (HARDSWISH, torch.nn.functional.hardswish)}

@@ -121,14 +121,12 @@ def _body(spec: ConvSpec, tile: Tile, zero_bias, x, consts, res, out) -> None:
 
 
 def _gather(spec: ConvSpec, tile: Tile, x, channels):
-    """The per-tile gather; a 1x1 stride-1 layer that keeps every channel reads the input in place."""
+    """The per-tile gather factory; a 1x1 stride-1 layer that keeps every channel reads the input in place."""
     if spec.identity_gather:
         flat = T.decl_buffer((spec.in_channels, spec.pixels), "float32", data=x.data)
-        return lambda oy0, rows, ox0, seg: (flat, oy0 * spec.out_width + ox0)
+        return lambda: lambda oy0, rows, ox0, seg: (flat, oy0 * spec.out_width + ox0)
     x3 = T.decl_buffer((spec.in_channels, spec.height, spec.width), "float32", data=x.data)
-    rows, seg = tile_shape(spec, tile)
-    col = T.alloc_buffer((len(spec.taps), rows * seg), "float32")
-    return make_gather(spec, x3, col, seg == spec.out_width, channels)
+    return make_gather(spec, x3, *tile_shape(spec, tile), channels)
 
 
 def _copy_row(pixels: int, store) -> None:

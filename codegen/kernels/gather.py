@@ -9,21 +9,29 @@ the GEMM loops.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from tvm.script.ir_builder import tirx as T
 
 from .spec import ConvSpec
 
 
-def make_gather(spec: ConvSpec, x, col, whole_rows: bool, channels=None):
-    """A gather callback for :func:`emit_tiles` filling ``col[(kept taps), (tile pixels)]`` from ``x[C, H, W]``;
-    ``channels[t]`` (int32) is the input channel of tap ``t``, needed when ``spec.straight_line`` is false.
-    When tiles span ``whole_rows``, padding is resolved per row (a branch) and per column (compile-time
-    ranges) and the input is read in place; otherwise a zero-padded copy is made first."""
-    padded = not whole_rows and any(spec.padding)
+def make_gather(spec: ConvSpec, x, tile_rows: int, seg: int, channels=None):
+    """A gather factory for :func:`emit_tiles`: each call allocates the gathered matrix ``col[(kept taps),
+    (tile_rows x seg pixels)]`` where it is called (inside each parallel task) and returns the callback that
+    fills it from ``x[C, H, W]``; ``channels[t]`` (int32) is the input channel of tap ``t``, needed when
+    ``spec.straight_line`` is false. When tiles span whole rows (``seg == spec.out_width``), padding is
+    resolved per row (a branch) and per column (compile-time ranges) and the input is read in place;
+    otherwise a zero-padded copy is made first, once, here."""
+    padded = seg < spec.out_width and any(spec.padding)
     src = _padded(spec, x) if padded else x
     (sh, sw), (top, left) = spec.stride, spec.padding[:2]
 
-    def gather(oy0, rows: int, ox0, seg: int):
+    def new_gather():
+        col = T.alloc_buffer((len(spec.taps), tile_rows * seg), "float32")
+        return partial(gather, col)
+
+    def gather(col, oy0, rows: int, ox0, seg: int):
         def copy(row, channel, kh: int, kw: int):
             with T.serial(0, rows) as r:
                 if padded:
@@ -50,7 +58,7 @@ def make_gather(spec: ConvSpec, x, col, whole_rows: bool, channels=None):
                     copy(group.t0 + t, channels[group.t0 + t], group.kh, group.kw)
         return col, 0
 
-    return gather
+    return new_gather
 
 
 def valid_range(offset: int, stride: int, size: int, out: int) -> tuple[int, int]:

@@ -5,10 +5,14 @@ through the fused epilogue.
 Packed weights ``Wp[blocks, kept taps, block]`` put the ``block`` filters of one tile next to each other
 for every tap, so the inner loop reads them with unit stride. A tile is a run of consecutive output pixels:
 a segment of one output row, or whole rows when rows are shorter than a tile.
+
+Threads: the loop over rows of tiles is a ``parallel`` loop (TVM lowers it to one ``TVMBackendParallelLaunch``
+per layer, each task a contiguous range of rows with its own gathered matrix); a layer that is a single tile
+runs its filter blocks in parallel instead. Every output is the same sum in the same order whatever the
+number of threads, so results are bit-identical.
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable
 
 from tvm.script.ir_builder import tirx as T
@@ -18,21 +22,28 @@ from .tile import Tile
 
 Store = Callable[[object, object, object], None]  # store(packed row, pixel, value)
 Gather = Callable[[object, int, object, int], tuple]  # gather(oy0, rows, ox0, columns) -> (matrix, pixel base)
+NewGather = Callable[[], Gather]  # allocates one task's gathered matrix where it is called
 
 
-def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, gather: Gather, store: Store) -> None:
+def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, new_gather: NewGather, store: Store) -> None:
     """All output tiles of the layer; ``store`` gets the packed-row index, pixel and pre-epilogue value."""
     rows_per, seg = tile_shape(spec, tile)
-    micro = partial(_micro_tile, tile.mode == "pixels")
 
-    def one(oy0, nrows: int, ox0, nseg: int):
+    def one(gather: Gather, oy0, nrows: int, ox0, nseg: int, loop=T.serial):
         col, col_base = gather(oy0, nrows, ox0, nseg)
         out_base = oy0 * spec.out_width + ox0
-        over_blocks(len(spec.rows), tile.block, lambda fo, nr: micro(
-            len(spec.taps), tile.block, fo, nr, col, col_base, out_base, nrows * nseg, w, bias, store))
+        over_blocks(len(spec.rows), tile.block, lambda fo, nr: _micro_tile(
+            tile, len(spec.taps), fo, nr, col, col_base, out_base, nrows * nseg, w, bias, store), loop)
 
-    over_blocks(spec.out_height, rows_per, lambda oy, nr: over_blocks(
-        spec.out_width, seg, lambda ox, ns: one(oy * rows_per, nr, ox * seg, ns)))
+    if rows_per >= spec.out_height and seg >= spec.out_width:
+        one(new_gather(), 0, spec.out_height, 0, spec.out_width, T.parallel)
+        return
+
+    def row(oy, nr: int):
+        gather = new_gather()
+        over_blocks(spec.out_width, seg, lambda ox, ns: one(gather, oy * rows_per, nr, ox * seg, ns))
+
+    over_blocks(spec.out_height, rows_per, row, T.parallel)
 
 
 def tile_shape(spec: ConvSpec, tile: Tile) -> tuple[int, int]:
@@ -43,22 +54,24 @@ def tile_shape(spec: ConvSpec, tile: Tile) -> tuple[int, int]:
     return max(1, tile.width // spec.out_width), seg
 
 
-def over_blocks(total: int, size: int, body: Callable[[object, int], None]) -> None:
-    """Call ``body(index, size)`` in a loop over the full blocks, then ``body(full, rest)`` for the remainder."""
+def over_blocks(total: int, size: int, body: Callable[[object, int], None], loop=T.serial) -> None:
+    """Call ``body(index, size)`` in a ``loop`` over the full blocks, then ``body(full, rest)`` for the
+    remainder."""
     full, rest = divmod(total, size)
     if full == 1:
         body(0, size)
     elif full:
-        with T.serial(0, full) as i:
+        with loop(0, full) as i:
             body(i, size)
     if rest:
         body(full, rest)
 
 
-def _micro_tile(by_pixels: bool, taps: int, block: int, fo, rows: int, col, col_base, out_base, width: int, w,
-                bias, store: Store) -> None:
-    """One tile: ``rows`` filters x ``width`` pixels of accumulators, vectorised over pixels (``by_pixels``) or
-    over filters, initialised with the bias, accumulated over every kept tap, stored through ``store``."""
+def _micro_tile(tile: Tile, taps: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
+                store: Store) -> None:
+    """One tile: ``rows`` filters x ``width`` pixels of accumulators, vectorised over pixels (``pixels`` mode)
+    or over filters, initialised with the bias, accumulated over every kept tap, stored through ``store``."""
+    by_pixels = tile.mode == "pixels"
     outer, inner = (rows, width) if by_pixels else (width, rows)
     acc = T.alloc_buffer((outer, inner), "float32")
 
@@ -68,8 +81,48 @@ def _micro_tile(by_pixels: bool, taps: int, block: int, fo, rows: int, col, col_
                 fi, pi = (a, b) if by_pixels else (b, a)
                 body(a, b, fi, pi)
 
-    nest(lambda a, b, fi, pi: T.buffer_store(acc, bias[fo * block + fi], [a, b]))
-    with T.serial(0, taps) as k:
-        nest(lambda a, b, fi, pi: T.buffer_store(acc, acc[a, b] + w[fo, k, fi] * col[k, col_base + pi], [a, b]))
-    nest(lambda a, b, fi, pi: store(fo * block + fi, out_base + pi, acc[a, b]),
+    def vector(k, b):
+        return col[k, col_base + b] if by_pixels else w[fo, k, b]
+
+    def tap(k) -> None:
+        if not tile.lane_fma:
+            nest(lambda a, b, fi, pi: T.buffer_store(acc, acc[a, b] + w[fo, k, fi] * col[k, col_base + pi], [a, b]))
+            return
+        for a, scalar in enumerate(_lane_scalars(tile, k, fo, outer, col, col_base, w)):
+            with T.vectorized(0, inner) as b:
+                T.buffer_store(acc, acc[a, b] + scalar * vector(k, b), [a, b])
+
+    nest(lambda a, b, fi, pi: T.buffer_store(acc, bias[fo * tile.block + fi], [a, b]))
+    _over_taps(taps, tile.unroll, tap)
+    nest(lambda a, b, fi, pi: store(fo * tile.block + fi, out_base + pi, acc[a, b]),
          T.vectorized if by_pixels else T.serial)
+
+
+def _lane_scalars(tile: Tile, k, fo, outer: int, col, col_base, w) -> list:
+    """The ``outer`` broadcast operands of tap ``k`` (weights of the block's filters, or gathered values of the
+    tile's pixels) as lanes of vectors read ``lanes`` at a time. In ``pixels`` mode a read may run into the
+    packed block's zero padding, never past it."""
+    by_pixels, lanes = tile.mode == "pixels", tile.lane_fma
+    limit, base = (tile.block, 0) if by_pixels else (outer, col_base)
+    scalars = []
+    for g in range(0, outer, lanes):
+        n = min(lanes, limit - g)
+        index = T.Ramp(base + g, 1, n) if n > 1 else base + g
+        vec = T.bind(w[fo, k, index] if by_pixels else col[k, index])
+        scalars += [T.Shuffle([vec], [i]) if n > 1 else vec for i in range(min(n, outer - g))]
+    return scalars
+
+
+def _over_taps(taps: int, unroll: int, body: Callable[[object], None]) -> None:
+    """``body(k)`` for every tap, ``unroll`` taps per loop iteration, the remainder after the loop."""
+    if unroll == 1:
+        with T.serial(0, taps) as k:
+            body(k)
+        return
+    full = taps // unroll
+    if full:
+        with T.serial(0, full) as ko:
+            for i in range(unroll):
+                body(ko * unroll + i)
+    for k in range(full * unroll, taps):
+        body(k)
