@@ -37,6 +37,12 @@ _BASE = {
                                                   "mattr": ["+neon"]}, False, "aarch64"),
 }
 TARGET_NAMES = tuple(_BASE)
+PHONE_CPUS = {  # --mcpu presets: short name -> LLVM CPU of a common Android phone core (big.LITTLE roles)
+    "a53": "cortex-a53", "a55": "cortex-a55", "a510": "cortex-a510", "a520": "cortex-a520",  # little
+    "a76": "cortex-a76", "a77": "cortex-a77", "a78": "cortex-a78", "a710": "cortex-a710",  # big
+    "a715": "cortex-a715", "a720": "cortex-a720",
+    "x1": "cortex-x1", "x2": "cortex-x2", "x3": "cortex-x3", "x4": "cortex-x4",  # prime
+}
 
 
 def get_target(name: str, mattr: tuple[str, ...] | list[str] = (), mcpu: str | None = None) -> TargetSpec:
@@ -49,7 +55,8 @@ def get_target(name: str, mattr: tuple[str, ...] | list[str] = (), mcpu: str | N
     mattr : sequence of str
         LLVM feature flags, each starting with ``+`` or ``-``.
     mcpu : str, optional
-        LLVM CPU name, e.g. ``cortex-a76``.
+        LLVM CPU name, e.g. ``cortex-a76``, or a preset of :data:`PHONE_CPUS` (``a55``, ``a76``, ``x1``...);
+        a name LLVM does not know for the target is an error (LLVM itself would fall back to generic).
 
     Returns
     -------
@@ -66,5 +73,14 @@ def get_target(name: str, mattr: tuple[str, ...] | list[str] = (), mcpu: str | N
     if features:
         llvm["mattr"] = features
     if mcpu:
-        llvm["mcpu"] = mcpu
+        llvm["mcpu"] = _llvm_cpu(mcpu, llvm.get("mtriple") or tvm.target.codegen.llvm_get_system_triple())
     return TargetSpec(base.name, llvm, base.native, base.arch)
+
+
+def _llvm_cpu(mcpu: str, triple: str) -> str:
+    """The LLVM CPU named by ``mcpu`` (a :data:`PHONE_CPUS` preset or an LLVM name), checked for ``triple``."""
+    cpu = PHONE_CPUS.get(mcpu, mcpu)
+    if not tvm.target.codegen.llvm_is_valid_cpu(cpu, triple):
+        raise ValueError(f"unknown CPU {mcpu!r} for {triple}; expected an LLVM CPU name or a phone core preset: "
+                         f"{', '.join(f'{k} ({v})' for k, v in PHONE_CPUS.items())}")
+    return cpu

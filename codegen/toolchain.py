@@ -17,6 +17,7 @@ from .errors import ToolchainError
 
 BENCH_DIR = Path(__file__).resolve().parent.parent / "android_bench"
 NDK_API_LEVEL = 24  # pthread_barrier and friends need API 24
+PAGE_16K = ("-Wl,-z,max-page-size=16384",)  # Android 15+ devices may use 16 KB pages; segments must align to them
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def get_toolchain(target: str) -> Toolchain:
 
     ``host`` uses ``$CC`` or ``cc``; ``linux-aarch64`` uses zig's clang for aarch64-linux-musl, static;
     ``android-arm64`` uses the NDK's clang when ``ANDROID_NDK_HOME`` is set, otherwise the same static
-    musl build (a static executable runs on Android from /data/local/tmp).
+    musl build (a static executable runs on Android from /data/local/tmp); either is aligned for 16 KB pages.
     """
     common = ("-O2", "-std=gnu11", "-Wall", "-Wno-unused-function")
     if target == "host":
@@ -50,10 +51,11 @@ def get_toolchain(target: str) -> Toolchain:
         return Toolchain("host-cc", (cc,), common + ("-pthread",))
     if target == "android-arm64" and os.environ.get("ANDROID_NDK_HOME"):
         return Toolchain("android-ndk", (str(_ndk_clang(Path(os.environ["ANDROID_NDK_HOME"]))),),
-                         common + ("-static", "-pthread"))
+                         common + ("-static", "-pthread") + PAGE_16K)
     if target in ("linux-aarch64", "android-arm64"):
+        pages = PAGE_16K if target == "android-arm64" else ()
         return Toolchain("zig-aarch64-linux-musl", (sys.executable, "-m", "ziglang", "cc", "-target",
-                                                    "aarch64-linux-musl"), common + ("-static",))
+                                                    "aarch64-linux-musl"), common + ("-static",) + pages)
     raise ValueError(f"no toolchain for target {target!r}")
 
 

@@ -8,6 +8,7 @@ from onnx import TensorProto, helper
 
 from codegen import DynamicShapeError, InvalidModelError, UnsupportedOperatorError, compile_model
 from codegen.targets import get_target
+from codegen.toolchain import get_toolchain
 
 
 def _graph(nodes, batch=1, extra_inits=()):
@@ -66,3 +67,12 @@ def test_targets_and_cpu_flags():
         get_target("arm")
     with pytest.raises(ValueError, match="invalid CPU feature flag"):
         get_target("host", ["dotprod"])
+
+
+def test_phone_cpu_presets_and_unknown_cpus():
+    """``--mcpu x1`` names Cortex-X1; a CPU LLVM does not know is an error, not a silent generic build."""
+    assert get_target("android-arm64", mcpu="x1").llvm["mcpu"] == "cortex-x1"
+    assert get_target("linux-aarch64", mcpu="cortex-a55").llvm["mcpu"] == "cortex-a55"
+    with pytest.raises(ValueError, match=r"unknown CPU 'cortex-a99' for aarch64-linux-android; .* a55 \(cortex-a55\)"):
+        get_target("android-arm64", mcpu="cortex-a99")
+    assert "-Wl,-z,max-page-size=16384" in get_toolchain("android-arm64").flags

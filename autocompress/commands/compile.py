@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(android-arm64 uses the NDK's clang when ANDROID_NDK_HOME is set)")
     parser.add_argument("--mattr", action="append", default=[], metavar="FEATURE",
                         help="extra LLVM CPU feature, repeatable or comma-separated, e.g. +dotprod")
-    parser.add_argument("--mcpu", help="LLVM CPU name, e.g. cortex-a76")
+    parser.add_argument("--mcpu", help="LLVM CPU name, e.g. cortex-a76, or a phone core preset: a55, a76, x1 ... "
+                                       "(codegen.targets.PHONE_CPUS)")
     parser.add_argument("--schedule", default="auto", choices=("auto", "none"),
                         help="auto (default): every conv and linear layer gets a kernel specialised to its nonzero "
                              "columns and filters (pruned columns are never read or multiplied); none: TVM's default "
