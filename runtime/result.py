@@ -11,6 +11,7 @@ class BenchResult:
     Emulated runs (qemu) carry their wall times in ``emulated_times_ms`` and no latency statistics:
     emulator time says nothing about device latency. ``kernel_ms`` (a profiled run on a real device) lists
     ``(kernel name, median ms over the timed runs)`` per kernel call, in call order.
+    ``instructions_per_inference`` (qemu, filled by ``autocompress bench``) is the deterministic ARM64 cost.
     """
 
     device: str
@@ -33,6 +34,7 @@ class BenchResult:
     p90_ms: float | None
     emulated_times_ms: list[float] | None = None
     kernel_ms: list[tuple[str, float]] | None = None
+    instructions_per_inference: int | None = None  # executed AArch64 instructions under qemu, one thread
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
@@ -44,6 +46,8 @@ class BenchResult:
         err = (f"max abs error {self.max_abs_error:.2e}, {self.max_rel_error:.1e} of the output's scale "
                f"(tol {self.tolerance:g} + {self.rtol:g} x |value|)")
         if self.emulated:
-            return f"{head}: {err}; emulated, no latency reported"
+            count = "" if self.instructions_per_inference is None else \
+                f"; {self.instructions_per_inference / 1e6:.3f}M AArch64 instructions per inference"
+            return f"{head}: {err}; emulated, no latency reported{count}"
         return (f"{head}: median {self.median_ms:.3f} ms, min {self.min_ms:.3f}, mean {self.mean_ms:.3f}, "
                 f"p90 {self.p90_ms:.3f} over {self.runs} runs; {err}")

@@ -32,6 +32,17 @@ def test_compile_then_bench_json(small_onnx, tmp_path, capsys):
     assert result["model_hash"] == info["model_hash"] and len(result["times_ms"]) == 3
 
 
+@pytest.mark.qemu
+def test_bench_qemu_json_reports_instructions(small_onnx, tmp_path, capsys):
+    out = tmp_path / "arm"
+    assert main(["compile", "--onnx", str(small_onnx), "--target", "linux-aarch64", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(out), "--device", "qemu", "--runs", "1", "--warmup", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["emulated"] is True and result["median_ms"] is None
+    assert 1000 < result["instructions_per_inference"] < 10_000_000
+
+
 def test_compile_registry_model(tmp_path, capsys):
     assert main(["compile", "small_cnn", "--target", "host", "-o", str(tmp_path / "r")]) == 0
     info = json.loads((tmp_path / "r" / "compile.json").read_text())

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 from .argtypes import COUNT, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 
-HELP = ("Benchmark a compiled model directory on the host, under qemu-aarch64 (correctness only, marked "
-        "emulated) or on an Android phone over adb. The output is checked against onnxruntime on the same "
-        "input first; no latency is reported when it is off by more than --tolerance.")
+HELP = ("Benchmark a compiled model directory on the host, under qemu-aarch64 (correctness and executed AArch64 "
+        "instructions per inference, one thread; marked emulated) or on an Android phone over adb. The output is "
+        "checked against onnxruntime on the same input first; no latency is reported when it is off by more than "
+        "--tolerance.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from codegen import CompiledModel
     from runtime import get_device
+    from runtime.insn_count import instructions_per_inference
 
     compiled = CompiledModel.load(args.dir)
     result = get_device(args.device).bench(compiled, runs=args.runs, warmup=args.warmup, threads=args.threads,
                                            pin=args.pin, seed=args.seed, tolerance=args.tolerance,
                                            rtol=args.rtol)
+    if result.emulated:
+        result = replace(result, instructions_per_inference=instructions_per_inference(compiled.binary).instructions)
     print(json.dumps(result.to_dict()) if args.json else result.summary())
     return 0
