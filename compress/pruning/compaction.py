@@ -1,11 +1,11 @@
 """Compaction: a physically smaller model, and the record that rebuilds it from the dense architecture.
 
 Removed channels leave every layer that writes or reads them (conv rows/columns, BatchNorm entries,
-depthwise channels, linear columns); shortcuts whose channels moved become ``ChannelGather``; constants of removed channels
-are folded into the reading layer's bias (a bias is added when the layer had none). Column-pruned layers
-keep their shape and their zero columns. The record is plain data (layer name -> kept indices), stored in
-a checkpoint's ``structure`` key; ``replay`` applies it to a freshly built dense model before loading
-weights, so a compacted checkpoint needs no pickled modules.
+depthwise channels, linear columns); shortcuts whose channels moved become ``ChannelGather``; constants of
+removed channels are folded into the reading layer's bias (a bias is added when the layer had none).
+Column-pruned layers keep their shape and their zero columns. The record is plain data (layer name -> kept
+indices), stored in a checkpoint's ``structure`` key; ``replay`` applies it to a freshly built dense model
+before loading weights, so a compacted checkpoint needs no pickled modules.
 
 >>> small, record = compact(model, structure, purification)
 >>> small, record, purification, difference = purify_and_compact(model, structure, x)  # both, output-checked
@@ -60,7 +60,8 @@ def _shrink(old: nn.Module, entry: dict) -> nn.Module:
     elif kind == "linear":
         new = nn.Linear(len(cols), len(rows), entry["bias"], device=old.weight.device, dtype=old.weight.dtype)
     else:
-        raise ValueError(f"unknown record kind {kind!r} in compaction record; expected one of: conv, linear, dwconv, bn, map")
+        raise ValueError(f"unknown record kind {kind!r} in compaction record; "
+                         "expected one of: conv, linear, dwconv, bn, map")
     new.weight.copy_(old.weight[rows][:, cols])
     if new.bias is not None:
         new.bias.zero_()

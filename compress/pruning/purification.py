@@ -2,9 +2,10 @@
 
 1. **Constants** (forward): a channel is a known constant when it cannot depend on the input: a conv/linear
    row whose every nonzero tap reads constant channels, a BatchNorm channel with gamma = 0, a depthwise
-   channel with no nonzero tap, and what activations, pooling, adds and shortcuts make of constants. A 3x3 conv with zero padding turns a *nonzero*
-   constant into a border-dependent map, so a nonzero constant passes a conv only if the conv has no
-   zero padding (1x1 / valid / non-zero padding mode); a zero constant passes any conv exactly.
+   channel with no nonzero tap, and what activations, pooling, adds and shortcuts make of constants. A 3x3
+   conv with zero padding turns a *nonzero* constant into a border-dependent map, so a nonzero constant
+   passes a conv only if the conv has no zero padding (1x1 / valid / non-zero padding mode); a zero
+   constant passes any conv exactly.
 2. **Unused paths** (backward, to a fixpoint): channel ``c`` of a space can be removed when every read of
    it is dead or exact to fold: a layer reading it has no nonzero tap on ``c`` among its kept rows, or reads
    a known constant that is zero or that it can fold into its bias (no zero padding, see 1); a shortcut map

@@ -42,13 +42,15 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 # node kinds; constants pass through activations, "pool", "same", "flatten" and "map" (see purification.py)
 MODULE_KINDS: dict[type, str] = {
     nn.Conv2d: "conv", nn.Linear: "linear", nn.BatchNorm2d: "bn", nn.BatchNorm1d: "bn",
-    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid", nn.MaxPool2d: "pool", nn.AdaptiveAvgPool2d: "pool", nn.AvgPool2d: "avgpool",
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid",
+    nn.MaxPool2d: "pool", nn.AdaptiveAvgPool2d: "pool", nn.AvgPool2d: "avgpool",
     nn.AdaptiveMaxPool2d: "pool", nn.Identity: "same", nn.Dropout: "same", nn.Flatten: "flatten",
     PadShortcut: "map", ChannelGather: "map",
 }
 FUNCTION_KINDS: dict[Callable, str] = {
     F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
-    operator.add: "add", torch.add: "add", torch.flatten: "flatten", F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
+    operator.add: "add", torch.add: "add", torch.flatten: "flatten",
+    F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
 }
 METHOD_KINDS: dict[str, str] = {"relu": "relu", "add": "add", "flatten": "flatten"}
 CHANNELWISE = ("bn", "dwconv", "pool", "avgpool", "same", *ACTIVATIONS)  # output channel c reads input channel c
