@@ -1,5 +1,5 @@
 """Shared fixtures: the shared data folder (present on developer machines and in CI), a temp cache, one torch
-thread, and a small CNN trained on the embedded digits."""
+thread, a small CNN trained on the embedded digits, and the session's compiled models."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -56,3 +56,12 @@ def trained():
     model = build_model("small_cnn")
     train(model, splits, TrainConfig(epochs=3, batch_size=64, threads=1, progress=False))
     return model.eval(), splits
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """Registry models exported once and compiled once per target for the whole session
+    (``codegen_helpers.ArtifactCache``: ``artifacts.get("resnet20", "pruned", "host")``)."""
+    from codegen_helpers import ArtifactCache  # TVM: imported only by the tests that compile
+
+    return ArtifactCache(tmp_path_factory.mktemp("compiled"))

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest_codegen import artifacts, elf_facts  # noqa: F401  (fixture)
+from codegen_helpers import elf_facts
 
 pytestmark = pytest.mark.qemu
 

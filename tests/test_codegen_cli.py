@@ -8,7 +8,7 @@ import pytest
 
 from autocompress.cli import main
 from codegen.frontend import export_torch
-from conftest_codegen import make_model
+from codegen_helpers import make_model
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest_codegen import artifacts  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,7 +45,7 @@ def test_cmake_zig_toolchain_builds_static_arm64(artifacts, tmp_path):
     compiled = artifacts.get("small_cnn", "dense", "linux-aarch64")
     exe = _cmake_build(compiled.out_dir / "src", tmp_path / "build",
                        f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'zig-aarch64.cmake'}", f"-DZIG_PYTHON={sys.executable}")
-    from conftest_codegen import elf_facts
+    from codegen_helpers import elf_facts
 
     assert elf_facts(exe) == {"machine": "aarch64", "interp": False, "dynamic": False}
     assert _run(["qemu-aarch64", str(exe)], tmp_path)["target"] == "linux-aarch64"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest_codegen import TARGETS, artifacts, elf_facts  # noqa: F401  (fixture)
+from codegen_helpers import TARGETS, elf_facts
 from runtime import get_device
 
 MODELS = ("resnet20", "resnet18", "vgg16")  # resnet56 has resnet20's layer shapes (the same kernels), only more blocks

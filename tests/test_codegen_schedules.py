@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from codegen import compile_model
-from conftest_codegen import TARGETS
+from codegen_helpers import TARGETS
 from runtime import get_device
 from runtime.reference import make_input
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest_codegen import TARGETS, artifacts  # noqa: F401  (fixture)
+from codegen_helpers import TARGETS
 from runtime import get_device
 from runtime.reference import make_input
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from codegen import UnsupportedOperatorError, compile_model
 from codegen.frontend import ONNX_OPSET, export_torch
-from conftest_codegen import TARGETS
+from codegen_helpers import TARGETS
 from runtime import get_device
 
 IMAGE = (1, 4, 8, 8)

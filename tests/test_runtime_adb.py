@@ -9,7 +9,6 @@ import textwrap
 
 import pytest
 
-from conftest_codegen import artifacts  # noqa: F401  (fixture)
 from runtime import DeviceError, get_device
 from runtime.adb import cpu_mask
 

@@ -8,7 +8,6 @@ import subprocess
 import pytest
 
 from codegen.toolchain import BENCH_DIR, bench_sources, get_toolchain, link_executable
-from conftest_codegen import artifacts  # noqa: F401  (fixture)
 
 POOL_TEST = r"""
 #include <stdint.h>

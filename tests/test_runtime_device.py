@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from codegen import CompiledModel, compile_model
-from conftest_codegen import artifacts, make_model  # noqa: F401  (fixture)
+from codegen_helpers import make_model
 from codegen.frontend import export_torch
 from runtime import AccuracyError, DeviceError, get_device
 from runtime.reference import output_errors, within_tolerance

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from codegen import compile_model
-from conftest_codegen import make_model
+from codegen_helpers import make_model
 from runtime.elf import read_elf
 from runtime.insn_count import (AddressRanges, InstructionCount, count_instructions, instructions_per_inference,
                                 kernel_instructions)

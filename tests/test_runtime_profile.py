@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-from conftest_codegen import artifacts  # noqa: F401  (fixture)
 from runtime import get_device
 from runtime.device import kernel_times
 

@@ -1,8 +1,6 @@
-"""Shared fixtures of the codegen/runtime tests: calibrated models, pruned-and-compacted ones, and a session cache
-that exports each model once and compiles it once per target.
-
-Test files import what they use: ``from conftest_codegen import artifacts, make_model``.
-"""
+"""Helpers of the codegen/runtime tests: the (target, device) parameters, calibrated models (dense or pruned and
+compacted), the cache behind the ``artifacts`` fixture (``conftest.py``) that compiles each model once per target,
+and ELF header facts. Test files import what they use: ``from codegen_helpers import TARGETS, make_model``."""
 from __future__ import annotations
 
 import struct
@@ -50,11 +48,6 @@ class ArtifactCache:
             out = self.root / f"{name}-{variant}-{target}"
             self._compiled[key] = compile_model(self.onnx(name, variant), target=target, out_dir=out, name=name)
         return self._compiled[key]
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory) -> ArtifactCache:
-    return ArtifactCache(tmp_path_factory.mktemp("compiled"))
 
 
 def elf_facts(path: Path) -> dict:
