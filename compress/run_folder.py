@@ -12,17 +12,18 @@ from typing import Any
 from .files import write_json
 
 CONFIG_FILE = "config.json"
+INPUTS_FILE = "inputs.json"  # what the CLI fed the run (model, data, weights), beside the library's config
 NOT_RESULTS = frozenset({"progress", "threads"})  # settings that do not change what a run computes
 
 
-def record_config(folder: str | Path, config: dict[str, Any]) -> Path:
-    """Write ``config`` as ``folder/config.json`` (atomically; the folder is created)."""
-    return write_json(Path(folder) / CONFIG_FILE, config)
+def record_config(folder: str | Path, config: dict[str, Any], name: str = CONFIG_FILE) -> Path:
+    """Write ``config`` as ``folder/name`` (atomically; the folder is created)."""
+    return write_json(Path(folder) / name, config)
 
 
-def recorded_config(folder: str | Path) -> dict[str, Any] | None:
-    """The configuration recorded in ``folder``, or None when it has none."""
-    path = Path(folder) / CONFIG_FILE
+def recorded_config(folder: str | Path, name: str = CONFIG_FILE) -> dict[str, Any] | None:
+    """The configuration recorded in ``folder/name``, or None when it has none."""
+    path = Path(folder) / name
     return json.loads(path.read_text()) if path.is_file() else None
 
 

@@ -65,6 +65,16 @@ def test_prune_resume_with_another_rate_is_refused(tmp_path, capsys):
     assert '"filter": 0.25' in (out / "config.json").read_text()
 
 
+def test_prune_resume_with_other_data_settings_is_refused(tmp_path, capsys):
+    """What the run was fed (model, data, weights, validation share, seed) is recorded in inputs.json too."""
+    out = tmp_path / "prune"
+    assert main([*PRUNE, "--rate", "0.5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main([*PRUNE, "--rate", "0.5", "--val-fraction", "0.2", "--out", str(out), "--resume"]) == 2
+    assert "val_fraction: 0.1 -> 0.2" in error_line(capsys)
+    assert '"val_fraction": 0.1' in (out / "inputs.json").read_text()
+
+
 def test_compress_resume_with_another_target_is_refused(tmp_path, capsys):
     out = tmp_path / "compress"
     record_config(out, CompressConfig(target_rate=2.0, rounds=1).to_dict())  # as a killed run leaves it

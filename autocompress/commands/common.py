@@ -16,7 +16,7 @@ from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
 from compress.pruning.sequence import PruneBudget
 from compress.restore import restore_model
-from compress.run_folder import CONFIG_FILE, config_changes, recorded_config
+from compress.run_folder import CONFIG_FILE, INPUTS_FILE, config_changes, record_config, recorded_config
 from compress.precision import PRECISIONS
 from compress.progress import note
 from compress.train import TrainConfig
@@ -165,13 +165,22 @@ def out_folder(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
-def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any]) -> bool:
+def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any],
+             inputs: dict[str, Any] | None = None) -> bool:
     """Check the run folder ``path`` against the flags before any work; returns whether to resume.
 
     Refused: a file; a finished run (report.json) without --resume or --overwrite; --resume with another
-    configuration than the recorded one, unless --allow-config-change. With nothing to resume, says so and starts.
+    configuration than the recorded one (``config``, and ``inputs`` such as the model and data, which the folder
+    records in inputs.json), unless --allow-config-change. With nothing to resume, says so and starts.
     """
     out = out_folder(path)
+    resume = _resumable(args, out, config, inputs or {})
+    if inputs:
+        record_config(out, inputs, INPUTS_FILE)
+    return resume
+
+
+def _resumable(args: argparse.Namespace, out: Path, config: dict[str, Any], inputs: dict[str, Any]) -> bool:
     if not args.resume:
         if (out / "report.json").is_file() and not args.overwrite:
             raise ValueError(f"{out} holds a finished run; pass --resume to continue it, --overwrite to replace it, "
@@ -181,11 +190,18 @@ def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any])
     if recorded is None and not (out.is_dir() and any(out.iterdir())):
         note(f"autocompress {args.command}: nothing to resume in {out}; starting a new run")
         return False
-    changes = [] if recorded is None or args.allow_config_change else config_changes(recorded, config)
+    changes = [] if recorded is None or args.allow_config_change else (
+        config_changes(recorded, config) + config_changes(recorded_config(out, INPUTS_FILE) or inputs, inputs))
     if changes:
         raise ValueError(f"--resume with other settings than {out / CONFIG_FILE} ({'; '.join(changes)}); rerun with "
                          "the recorded settings, pass --allow-config-change, or use another --out")
     return True
+
+
+def run_inputs(args: argparse.Namespace, splits: Splits) -> dict[str, Any]:
+    """What a run was fed: the model, the data, the starting weights, the validation share and the seed."""
+    return {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
+            "seed": args.seed}
 
 
 def print_json(obj: object) -> None:

@@ -7,7 +7,7 @@ from compress.search import CompressConfig, autocompress
 
 from .argtypes import POSITIVE_INT
 from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, open_run,
-                     out_folder, print_json, pruning_budget)
+                     out_folder, print_json, pruning_budget, run_inputs)
 from .search import (add_latency_check_args, add_search_args, final_target, latency_checks, latency_target,
                      quick_config, search_config)
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     targets = {f"target_{k}": factor if kind == k else None for k in ("rate", "macs", "latency")}
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
                             quick_eval=quick_config(args), budget=pruning_budget(args), **latency_checks(args))
-    resume = open_run(args, out, config.to_dict())
+    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
     _, report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model)
     if args.json:
         print_json(report)

@@ -10,7 +10,7 @@ from compress.pruning.plan import LayerRate
 
 from .argtypes import FACTOR, FRACTION
 from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_scheme_arg, load_model,
-                     load_splits, open_run, print_json, pruning_budget)
+                     load_splits, open_run, print_json, pruning_budget, run_inputs)
 
 HELP = ("Prune a trained model (ADMM or one-shot magnitude, then masked retraining), purify and compact it; "
         "writes model.pt (compacted), model.onnx, structure.json, report.json and report.md.")
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
     model = load_model(args, splits)
     out = Path(args.out or f"runs/prune-{args.model}")
-    resume = open_run(args, out, config.to_dict())
+    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
     _, report = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume)
     if args.json:
         print_json(report)

@@ -12,7 +12,7 @@ from compress.train import SCHEDULES, TrainConfig, evaluate, setup_torch, train
 
 from .argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, POSITIVE_INT
 from .common import (add_model_data_args, add_precision_arg, add_run_args, load_model, load_splits, open_run,
-                     print_json)
+                     print_json, run_inputs)
 
 FLAG_TYPES = {"epochs": COUNT, "lr": POSITIVE, "momentum": FRACTION, "weight_decay": NON_NEGATIVE,
               "batch_size": POSITIVE_INT, "label_smoothing": FRACTION, "warmup_epochs": NON_NEGATIVE,
@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig)
                             if hasattr(args, f.name)}, device=args.torch_device, progress=not args.no_progress)
     out = Path(args.out or f"runs/train-{args.model}")
-    settings = {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
-                **asdict(config)}
+    settings = {**run_inputs(args, splits), **asdict(config)}
     resume = open_run(args, out, settings)
     record_config(out, settings)
     meta = {"arch": args.model, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
