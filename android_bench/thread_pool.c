@@ -4,8 +4,13 @@
  *
  * One launch runs min(num_task, threads) tasks, one per thread, so a barrier inside a task cannot deadlock.
  * A launch from inside a task (nested parallelism) runs serially as a single task.
+ *
+ * Launches come once per layer, microseconds apart, so waking a sleeping worker (a futex round trip of tens of
+ * microseconds) would cost as much as a small layer's work: workers and the launching thread first spin on the
+ * launch counter for up to SPIN_ROUNDS pauses, and only then sleep on the condition variable.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -21,13 +26,13 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t start_cv;
   pthread_cond_t done_cv;
-  uint64_t generation; /* bumped once per launch */
-  int shutdown;
+  _Atomic uint64_t generation; /* bumped once per launch */
+  _Atomic int shutdown;
   FTVMParallelLambda lambda;
   void* cdata;
   TVMParallelGroupEnv env;
   pthread_barrier_t barrier;
-  int pending; /* workers that have not finished the current launch */
+  _Atomic int pending; /* workers that have not finished the current launch */
   int failed;
   long launches; /* launches split over more than one thread */
 } ThreadPool;
@@ -42,6 +47,32 @@ typedef struct {
 } WorkerArgs;
 
 static WorkerArgs g_worker_args[BENCH_MAX_THREADS];
+
+enum { SPIN_ROUNDS = 1 << 14 }; /* about 0.1-0.5 ms of pauses before a thread sleeps */
+
+static inline void ThreadPool_Relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Spin until generation differs from seen (a launch) or the pool shuts down, for at most SPIN_ROUNDS. */
+static void ThreadPool_SpinForLaunch(uint64_t seen) {
+  for (int i = 0; i < SPIN_ROUNDS; ++i) {
+    if (atomic_load_explicit(&g_pool.generation, memory_order_acquire) != seen || g_pool.shutdown) return;
+    ThreadPool_Relax();
+  }
+}
+
+/* Spin until every worker has finished the current launch, for at most SPIN_ROUNDS. */
+static void ThreadPool_SpinForWorkers(void) {
+  for (int i = 0; i < SPIN_ROUNDS; ++i) {
+    if (atomic_load_explicit(&g_pool.pending, memory_order_acquire) == 0) return;
+    ThreadPool_Relax();
+  }
+}
 
 static int ThreadPool_RunTask(int task_id) {
   tls_in_task = 1;
@@ -58,6 +89,7 @@ static void* ThreadPool_WorkerMain(void* arg) {
   }
   uint64_t seen = 0;
   for (;;) {
+    ThreadPool_SpinForLaunch(seen);
     pthread_mutex_lock(&g_pool.mu);
     while (g_pool.generation == seen && !g_pool.shutdown) pthread_cond_wait(&g_pool.start_cv, &g_pool.mu);
     if (g_pool.shutdown) {
@@ -128,6 +160,7 @@ int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_ta
 
   int rc = ThreadPool_RunTask(0);
 
+  ThreadPool_SpinForWorkers();
   pthread_mutex_lock(&g_pool.mu);
   while (g_pool.pending > 0) pthread_cond_wait(&g_pool.done_cv, &g_pool.mu);
   int failed = g_pool.failed || rc != 0;
