@@ -99,3 +99,25 @@ def test_mobilenetv2_counts_match_hand_arithmetic():
     counts = count_model(build_model("mobilenetv2"), (3, 32, 32))
     assert side == 4 and counts.params == params == 2_236_682
     assert counts.macs == macs
+
+
+def test_mobilenetv3_small_counts_match_hand_arithmetic():
+    blocks = ((3, 16, 16, True, 1), (3, 72, 24, False, 2), (3, 88, 24, False, 1), (5, 96, 40, True, 2),
+              (5, 240, 40, True, 1), (5, 240, 40, True, 1), (5, 120, 48, True, 1), (5, 144, 48, True, 1),
+              (5, 288, 96, True, 2), (5, 576, 96, True, 1), (5, 576, 96, True, 1))
+    # Howard et al. Table 2 (kernel, expansion, out, SE, stride), CIFAR strides; SE squeezes to 1/4
+    params, macs, cin, side = conv_bn(3, 16), 32 * 32 * 27 * 16, 16, 32
+    for k, hidden, c, se, stride in blocks:
+        squeezed = hidden // 4 if se else 0
+        expand = conv_bn(cin, hidden, 1) if hidden != cin else 0
+        gate = 2 * hidden * squeezed + squeezed + hidden if se else 0  # reduce and expand 1x1 convs with biases
+        params += expand + k * k * hidden + 2 * hidden + gate + conv_bn(hidden, c, 1)
+        macs += side * side * cin * hidden if hidden != cin else 0
+        side //= stride
+        macs += side * side * (k * k * hidden + hidden * c) + 2 * hidden * squeezed  # SE on the 1x1 average
+        cin = c
+    params += conv_bn(96, 576, 1) + 576 * 1024 + 1024 + 1024 * 10 + 10
+    macs += side * side * 96 * 576 + 576 * 1024 + 1024 * 10
+    counts = count_model(build_model("mobilenetv3_small"), (3, 32, 32))
+    assert side == 4 and counts.params == params == 1_522_488
+    assert counts.macs == macs == 17_501_728

@@ -143,3 +143,34 @@ def test_mobilenetv2_chain_expansion_depthwise_projection():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert (model(x) - small(x)).abs().max() <= 1e-4 * model(x).abs().max()
+
+
+def test_mobilenetv3_squeeze_excitation_gates_go_with_their_channels():
+    """The SE expand filter shares the gated channels' space (with the expansion filter, the depthwise channel
+    and the projection's column); the SE reduce filters are a group of their own. A closed gate (zero row,
+    bias -4: hard-sigmoid 0) silences its channel, which goes once the reduce layer stops reading it."""
+    model = build_model("mobilenetv3_small").eval()
+    s = trace_structure(model, (3, 32, 32))
+    expand, depthwise, project = "features.4.conv.0.0", "features.4.conv.1.0", "features.4.conv.3.0"
+    reduce, gate = "features.4.conv.2.reduce", "features.4.conv.2.expand"
+    hidden = s.space_of_output(expand)
+    assert s.space_of_output(gate) == s.space_of_input(reduce) == s.space_of_input(project) == hidden
+    assert [expand, gate] in s.filter_groups() and [reduce] in s.filter_groups()
+    randomise_bn(model, torch.Generator().manual_seed(0))
+    block = model.features[4].conv
+    with torch.no_grad():
+        for param in (block[0][0].weight, block[0][1].weight, block[0][1].bias, block[1][0].weight,
+                      block[1][1].weight, block[1][1].bias, block[2].expand.weight, block[2].expand.bias):
+            param[[5, 7]] = 0  # what filter pruning does to channels 5 and 7 of the space
+        block[2].expand.weight[9], block[2].expand.bias[9] = 0, -4.0
+        block[2].reduce.weight[:, 9] = 0
+        block[2].reduce.weight[3], block[2].reduce.bias[3] = 0, 0
+    _, result = purify(model, s)
+    small, record = compact(model, s, result)
+    kept = [c for c in range(96) if c not in (5, 7, 9)]
+    assert record[expand]["out"] == record[depthwise]["keep"] == record[gate]["out"] == kept
+    assert record[project]["in"] == record[reduce]["in"] == kept
+    assert record[reduce]["out"] == record[gate]["in"] == [c for c in range(24) if c != 3]
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert (model(x) - small(x)).abs().max() <= 1e-4 * model(x).abs().max()

@@ -13,6 +13,7 @@ from typing import Callable
 from torch import nn
 
 from .mobilenet import mobilenetv2
+from .mobilenetv3 import mobilenetv3_small
 from .resnet18 import resnet18
 from .resnet_cifar import resnet20, resnet56
 from .small_cnn import small_cnn
@@ -34,6 +35,8 @@ MODELS: dict[str, ModelSpec] = {
     "resnet18": ModelSpec(resnet18, (3, 32, 32), "CIFAR ResNet-18, 3x3 stem, no max-pool"),
     "vgg16": ModelSpec(vgg16, (3, 32, 32), "CIFAR VGG-16 with BatchNorm"),
     "mobilenetv2": ModelSpec(mobilenetv2, (3, 32, 32), "CIFAR MobileNetV2, width 1.0, ReLU6, stride-1 stem"),
+    "mobilenetv3_small": ModelSpec(mobilenetv3_small, (3, 32, 32),
+                                   "CIFAR MobileNetV3-Small, hard-swish, squeeze-and-excitation, stride-1 stem"),
     "small_cnn": ModelSpec(small_cnn, (1, 8, 8), "small CNN for the embedded digits data"),
 }
 

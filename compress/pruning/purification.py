@@ -2,7 +2,8 @@
 
 1. **Constants** (forward): a channel is a known constant when it cannot depend on the input: a conv/linear
    row whose every nonzero tap reads constant channels, a BatchNorm channel with gamma = 0, a depthwise
-   channel with no nonzero tap, and what activations, pooling, adds and shortcuts make of constants. A 3x3
+   channel with no nonzero tap, and what activations, pooling, adds, products and shortcuts make of
+   constants (a product with a zero constant is zero: a removed filter silences its gated channel). A 3x3
    conv with zero padding turns a *nonzero* constant into a border-dependent map, so a nonzero constant
    passes a conv only if the conv has no zero padding (1x1 / valid / non-zero padding mode); a zero
    constant passes any conv exactly.
@@ -93,6 +94,15 @@ def _map_const(index: list[int], inp: Const) -> Const:
     return known, torch.where(index_t < 0, torch.zeros(len(index)), inp[1][src])
 
 
+def _pairwise_const(kind: str, a: Const, b: Const) -> Const:
+    """Sum or product of two channel-matched inputs; a product with a known zero is zero whatever the other."""
+    known = a[0] & b[0]
+    value = a[1] + b[1] if kind == "add" else a[1] * b[1]
+    if kind == "mul":
+        known = known | (a[0] & (a[1] == 0)) | (b[0] & (b[1] == 0))
+    return known, torch.where(known, value, torch.zeros_like(value))
+
+
 def _keeps_constants(module: nn.Module) -> bool:
     padding = module.padding if isinstance(module.padding, (tuple, list)) else (module.padding,)
     return all(p == 0 for p in padding) or not module.count_include_pad
@@ -123,9 +133,8 @@ def analyse_constants(model: nn.Module, structure: Structure) -> dict[str, Const
             out = (first[0], torch.where(first[0], ACTIVATIONS[node.kind](first[1]), torch.zeros_like(first[1])))
         elif node.kind in ("pool", "same", "flatten") or (node.kind == "avgpool" and _keeps_constants(module)):
             out = first
-        elif node.kind == "add":
-            a, b = consts[node.inputs[0]], consts[node.inputs[1]]
-            out = (a[0] & b[0], torch.where(a[0] & b[0], a[1] + b[1], torch.zeros_like(a[1])))
+        elif node.kind in ("add", "mul"):
+            out = _pairwise_const(node.kind, consts[node.inputs[0]], consts[node.inputs[1]])
         elif node.kind == "map":
             out = _map_const(maps[node.target].src_of_dst, first)
         consts[node.name] = out

@@ -2,8 +2,10 @@
 
 A *space* is a set of channels that must be removed together: the output channels of a conv, followed
 through BatchNorm, ReLU, pooling, flatten and residual adds (an add merges the spaces of its two inputs, so
-all convs that write into one residual stream share a space). A *map* (the option-A ``PadShortcut``, or
-``ChannelGather`` after compaction) links two spaces by an index: ``dst[t] = src[src_of_dst[t]]`` or zero.
+all convs that write into one residual stream share a space; a channel-wise multiply, as in squeeze-and-
+excitation, merges the features with their gates, so the gate's expand filter goes with the gated channel).
+A *map* (the option-A ``PadShortcut``, or ``ChannelGather`` after compaction) links two spaces by an index:
+``dst[t] = src[src_of_dst[t]]`` or zero.
 A depthwise conv (``groups == in == out channels``) keeps its input's space: its channel ``c`` reads only
 input channel ``c``, so removing ``c`` removes it on both sides (in MobileNet's expansion -> depthwise ->
 projection chain: the expansion filter, the depthwise channel and the projection's input column together).
@@ -49,10 +51,11 @@ MODULE_KINDS: dict[type, str] = {
 }
 FUNCTION_KINDS: dict[Callable, str] = {
     F.relu: "relu", torch.relu: "relu", F.relu6: "relu6", F.hardswish: "hardswish", F.hardsigmoid: "hardsigmoid",
-    operator.add: "add", torch.add: "add", torch.flatten: "flatten",
+    operator.add: "add", torch.add: "add", operator.mul: "mul", torch.mul: "mul", torch.flatten: "flatten",
     F.adaptive_avg_pool2d: "pool", F.max_pool2d: "pool",
 }
-METHOD_KINDS: dict[str, str] = {"relu": "relu", "add": "add", "flatten": "flatten"}
+METHOD_KINDS: dict[str, str] = {"relu": "relu", "add": "add", "mul": "mul", "flatten": "flatten"}
+PAIRWISE = ("add", "mul")  # channel c of the output combines channel c of both inputs (one may broadcast H, W)
 CHANNELWISE = ("bn", "dwconv", "pool", "avgpool", "same", *ACTIVATIONS)  # output channel c reads input channel c
 SHAPE_READS = {"size", "dim", "getattr"}  # read only the shape: they pin nothing
 
@@ -97,7 +100,7 @@ class Node:
     """One traced op: its kind, the tensor nodes it reads, and the space of its output channels."""
 
     name: str
-    kind: str  # conv, linear, dwconv, bn, an activation, pool, avgpool, same, flatten, add, map, input, opaque
+    kind: str  # conv, linear, dwconv, bn, an activation, pool, avgpool, same, flatten, add, mul, map, input, opaque
     target: str  # module name, or the function/method name
     inputs: list[str]
     space: int | None = None
@@ -237,7 +240,7 @@ class _Builder:
         elif kind == "flatten" and first is not None and self._flattens_channels(n, first):
             in_shape = n.args[0].meta["tensor_meta"].shape
             node.space, node.expand = first.space, first.expand * int(in_shape[2] * in_shape[3])
-        elif kind == "add" and len(tensor_args) == 2 and not n.kwargs and first is not None:
+        elif kind in PAIRWISE and len(set(tensor_args)) == 2 and not n.kwargs and first is not None:
             second = self.nodes[tensor_args[1].name]
             if first.expand == second.expand and first.channels == second.channels:
                 node.space, node.expand = self.union(first.space, second.space), first.expand
