@@ -39,12 +39,13 @@ def parse_cost(text: str, unit: str) -> float:
 def latency_objective(arch: str, device: str, input_shape: tuple[int, ...], threads: int = 1,
                       workdir: str | Path = "latency", steps: tuple[float, ...] | None = None, progress: bool = True):
     """The :class:`LatencyObjective` of ``arch`` on ``device`` (its table built once on the ``steps`` grid and
-    cached) and the table."""
+    cached) and the table. ``device`` may list several phones of one model (``adb:S1,adb:S2``): they fill the
+    table together, and the first measures whole models."""
     from latency import DEFAULT_STEPS, compile_for, default_runs, load_or_build, measure
-    from runtime import get_device
+    from runtime import get_devices
 
     table = load_or_build(arch, device, steps or DEFAULT_STEPS, threads=threads, progress=progress)
-    runner, workdir = get_device(device), Path(workdir)
+    runner, workdir = get_devices(device)[0], Path(workdir)
 
     def predict(model: nn.Module) -> float:
         return table.predict(model, input_shape)

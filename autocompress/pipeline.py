@@ -34,7 +34,7 @@ class RunConfig:
     baseline_epochs: int = 15  # epochs of the baseline when no weights are given
     compress: CompressConfig = field(default_factory=lambda: CompressConfig(target_rate=4.0, rounds=2))
     target: str = "host"  # compile target: host, linux-aarch64, android-arm64
-    device: str = "host"  # bench device: host, qemu, adb[:SERIAL]
+    device: str = "host"  # bench and latency device: host, qemu, adb[:SERIAL], or phones adb:S1,adb:S2 (S1 benches)
     runs: int = 50  # timed runs per binary
     threads: int = 1  # threads of the binary
     seed: int = 0
@@ -59,9 +59,9 @@ def train_baseline(model: nn.Module, arch: str, config: RunConfig, splits: Split
 def compile_and_bench(models: dict[str, nn.Module], config: RunConfig, input_shape: tuple, out: Path) -> dict:
     """Compile each model for the target, bench it on the device (checked against onnxruntime first)."""
     from codegen import compile_model
-    from runtime import get_device
+    from runtime import get_devices
 
-    device, results = get_device(config.device), {}
+    device, results = get_devices(config.device)[0], {}
     for name, model in models.items():
         compiled = compile_model(model.eval(), config.target, out / f"binary-{name}", input_shape=(1, *input_shape),
                                  name=f"{config.model}-{name}")

@@ -1,10 +1,12 @@
-"""The latency model: per-layer tables of one architecture measured on one device (``grid``), the fits that
-predict any pruned model's cost from the structure it keeps (``table``, ``predictor``), their storage
-(``store``), device fingerprints (``fingerprint``), measuring compiled models (``measure``) and the synthetic
-pruned models they are built from (``variants``). It drives ``codegen`` and ``runtime``; neither imports it.
+"""The latency model: per-layer tables of one architecture measured on one device or several phones of one model
+(``grid``, ``devices``), the fits that predict any pruned model's cost from the structure it keeps (``table``,
+``predictor``), their storage (``store``), device fingerprints (``fingerprint``), measuring compiled models
+(``measure``) and the synthetic pruned models they are built from (``variants``). It drives ``codegen`` and
+``runtime``; neither imports it.
 
 >>> from latency import load_or_build
 >>> table = load_or_build("resnet20", "host")
+>>> table = load_or_build("resnet20", "adb:R58M1,adb:R58M2")      # two phones of one model, one table
 >>> table.predict(pruned_model, (1, 3, 32, 32))       # ms
 """
 from __future__ import annotations

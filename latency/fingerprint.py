@@ -1,5 +1,6 @@
 """What a latency table's costs depend on: the device, the threads, the cost unit, and the versions of TVM and
-of the project's code generator. A table is reused only on a device with the same fingerprint."""
+of the project's code generator. A table is reused only on a device with the same fingerprint; a phone's is its
+model's (no serial), so any phone of that model reuses it."""
 from __future__ import annotations
 
 import hashlib
@@ -24,7 +25,7 @@ def device_fingerprint(device: Device, threads: int) -> dict:
         version = subprocess.run([device.qemu, "--version"], capture_output=True, text=True).stdout
         facts = {"emulator": version.splitlines()[0].strip(), "plugin": _digest([PLUGIN_SOURCE])}
     elif kind == "adb":
-        facts = {"serial": device.serial, "model": device.shell("getprop", "ro.product.model").strip(),
+        facts = {"model": device.shell("getprop", "ro.product.model").strip(),
                  "soc": device.shell("getprop", "ro.board.platform").strip(),
                  **cpuinfo(device.shell("cat", "/proc/cpuinfo"))}
     else:

@@ -4,7 +4,8 @@ and validating a table on other models.
 
 For every (filter keep, column keep) pair of ``steps``, whole filters and whole columns of every conv are zeroed
 by magnitude and the model is compacted. Each build measures every layer at once, so a table costs
-``len(steps) ** 2`` builds.
+``len(steps) ** 2`` builds. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each
+variant recording the device that measured it.
 
 >>> table = build_table("resnet20", "host")
 >>> validate_table(table, [compacted(model, shape, random_rates(model, shape, rng))])
@@ -21,10 +22,11 @@ from torch import nn
 
 from compress.counting import count_model
 from compress.pruning import layer_weights
-from runtime import get_device
+from runtime import Device, get_devices
 
-from .fingerprint import device_fingerprint
+from .devices import common_fingerprint, share_out
 from .measure import Measurement, compile_for, default_runs, measure
+from .predictor import KeptLayer
 from .table import LatencyTable, meta_trace, relative_errors, volume
 from .variants import calibrated_model, compacted, grid_rates
 
@@ -40,7 +42,8 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     arch : str
         A registry model (``compress.models``).
     device_spec : str
-        ``host``, ``qemu`` or ``adb[:SERIAL]``.
+        ``host``, ``qemu``, ``adb[:SERIAL]``, or several phones of one model: ``adb:SERIAL1,adb:SERIAL2,...``
+        (refused if their fingerprints differ).
     steps : sequence of float
         Kept fractions in (0, 1], used for filters and for columns alike.
     threads : int
@@ -59,28 +62,20 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     table : LatencyTable
         With its leave-one-out accuracy over the grid in ``accuracy``.
     """
-    device = get_device(device_spec)
-    if device.emulated and threads != 1:
+    devices = get_devices(device_spec)
+    fingerprint = common_fingerprint(devices, threads)
+    if devices[0].emulated and threads != 1:
         raise ValueError(f"instruction counts are single-threaded; got threads={threads} for {device_spec}")
     steps = tuple(float(s) for s in steps)
     if not steps or any(not 0.0 < s <= 1.0 for s in steps):
         raise ValueError(f"steps must be kept fractions in (0, 1], got {steps}")
-    runs = runs or default_runs(device)
+    runs = runs or default_runs(devices[0])
     start = time.perf_counter()
     model, shape = calibrated_model(arch, seed)
-    table = LatencyTable(arch, device_spec, device_fingerprint(device, threads), steps, shape,
-                         _dense_layers(model, shape))
+    table = LatencyTable(arch, device_spec, fingerprint, steps, shape, _dense_layers(model, shape))
     with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        grid = list(itertools.product(steps, steps))
-        for i, (f, c) in enumerate(grid):
-            variant = compacted(model, shape, grid_rates(model, shape, f, c))
-            compiled = _compile(table, variant, root / f"{arch}-f{f:g}-c{c:g}")
-            table.variants.append(_record(table, variant, compiled, measure(device, compiled, threads, runs)))
-            table.variants[-1].update(filter_keep=f, column_keep=c)
-            if progress:
-                print(f"[{i + 1}/{len(grid)}] {arch} filter keep {f:g}, column keep {c:g}: "
-                      f"{table.variants[-1]['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
+        table.variants = _measure_grid(table, model, devices, root, threads, runs, progress)
     table.build_seconds = round(time.perf_counter() - start, 1)
     table.spill_weights = table.spill_threshold()
     table.accuracy["grid_leave_one_out"] = table.leave_one_out()
@@ -91,29 +86,48 @@ def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | Non
                    workdir: str | Path | None = None) -> dict:
     """Compile and measure ``models`` (pruned ``table.arch``), compare with the table's predictions, and record
     the errors in ``table.accuracy["validation"]``; returns that record."""
-    device = get_device(table.device)
+    devices = get_devices(table.device)
     threads = table.fingerprint["threads"]
-    if device_fingerprint(device, threads) != table.fingerprint:
+    if common_fingerprint(devices, threads) != table.fingerprint:
         raise ValueError(f"device {table.device} no longer matches this table's fingerprint")
-    runs = runs or default_runs(device)
-    predicted, measured = [], []
+    runs = runs or default_runs(devices[0])
+    predicted = [table.predict(model, table.input_shape) for model in models]
     with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        for i, model in enumerate(models):
-            predicted.append(table.predict(model, table.input_shape))
-            compiled = _compile(table, model, root / f"{table.arch}-check{i}")
-            measured.append(measure(device, compiled, threads, runs, profile=False).whole)
+        jobs = [(model, root / f"{table.arch}-check{i}") for i, model in enumerate(models)]
+        measured = share_out(devices, jobs, lambda job: _compile(table, *job),
+                             lambda device, _, compiled: measure(device, compiled, threads, runs, profile=False).whole)
     table.accuracy["validation"] = relative_errors(predicted, measured)
     return table.accuracy["validation"]
+
+
+def _measure_grid(table: LatencyTable, model: nn.Module, devices: list[Device], root: Path, threads: int,
+                  runs: int, progress: bool) -> list[dict]:
+    """Every grid variant of ``model`` compiled into ``root`` and measured by the next free device, in grid order:
+    its record, keeps and device."""
+    grid, done, shape = list(itertools.product(table.steps, table.steps)), itertools.count(1), table.input_shape
+
+    def build(keeps: tuple[float, float]):
+        variant = compacted(model, shape, grid_rates(model, shape, *keeps))
+        return table.kept(variant), _compile(table, variant, root / f"{table.arch}-f{keeps[0]:g}-c{keeps[1]:g}")
+
+    def run(device: Device, keeps: tuple[float, float], built) -> dict:
+        kept, compiled = built
+        record = _record(table, kept, compiled, measure(device, compiled, threads, runs))
+        if progress:
+            print(f"[{next(done)}/{len(grid)}] {table.arch} filter keep {keeps[0]:g}, column keep {keeps[1]:g} "
+                  f"on {device.name}: {record['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
+        return {**record, "filter_keep": keeps[0], "column_keep": keeps[1], "device": device.name}
+
+    return share_out(devices, grid, build, run)
 
 
 def _compile(table: LatencyTable, model: nn.Module, out_dir: Path):
     return compile_for(model, table.fingerprint["kind"], out_dir, table.input_shape, table.arch)
 
 
-def _record(table: LatencyTable, model: nn.Module, compiled, measured: Measurement) -> dict:
-    """One variant: its layers' structure (checked against the weights) and measured costs."""
-    kept = table.kept(model)
+def _record(table: LatencyTable, kept: list[KeptLayer], compiled, measured: Measurement) -> dict:
+    """One variant: its layers' structure (``kept``, checked against the compiled kernels) and measured costs."""
     layers = []
     for meta, info, k in zip(table.layers, compiled.info["layers"], kept, strict=True):
         if (info["rows"], info["taps"], info["kind"]) != (k.rows, k.taps, meta["kind"]):

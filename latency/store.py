@@ -1,6 +1,7 @@
 """Where latency tables live: JSON files under ``$AUTOCOMPRESS_CACHE/latency`` (default
 ``~/.cache/autocompress/latency``), named by architecture, device kind and the table's key (the device
 fingerprint, which includes the code generator's sources, the architecture, the input shape and the steps).
+A phone's fingerprint is its model's, so a table filled from one phone or several of that model is the same file.
 
 >>> table = load_or_build("resnet20", "host")
 """
@@ -11,10 +12,10 @@ from pathlib import Path
 
 from compress.files import write_json
 from compress.models import get_spec
-from runtime import get_device
+from runtime import get_devices
 from runtime.cache import cache_dir
 
-from .fingerprint import device_fingerprint
+from .devices import common_fingerprint
 from .grid import DEFAULT_STEPS, build_table
 from .table import LatencyTable
 
@@ -34,8 +35,9 @@ def load_table(path: str | Path) -> LatencyTable:
 
 def table_path(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int = 1,
                cache: str | Path | None = None) -> Path:
-    """Where :func:`load_or_build` keeps the table of ``arch`` on ``device_spec``."""
-    fingerprint = device_fingerprint(get_device(device_spec), threads)
+    """Where :func:`load_or_build` keeps the table of ``arch`` on ``device_spec`` (one device, or several phones
+    of one model: refused if their fingerprints differ)."""
+    fingerprint = common_fingerprint(get_devices(device_spec), threads)
     probe = LatencyTable(arch, device_spec, fingerprint, tuple(float(s) for s in steps),
                          (1, *get_spec(arch).input_shape), [])
     folder = Path(cache) if cache is not None else cache_dir("latency")

@@ -17,6 +17,8 @@ DEVICE_KINDS = ("host", "qemu", "adb[:SERIAL]")
 
 def get_device(spec: str) -> Device:
     """A device from ``host``, ``qemu``, ``adb`` (the only connected phone) or ``adb:SERIAL``."""
+    if "," in spec:
+        raise ValueError(f"{spec!r} lists several devices; this needs one of: {', '.join(DEVICE_KINDS)}")
     kind, _, serial = spec.partition(":")
     if kind == "host" and not serial:
         return HostDevice()
@@ -27,4 +29,17 @@ def get_device(spec: str) -> Device:
     raise ValueError(f"unknown device {spec!r}; expected one of: {', '.join(DEVICE_KINDS)}")
 
 
-__all__ = ["get_device", "Device", "BenchResult", "AccuracyError", "DeviceError"]
+def get_devices(specs: str) -> list[Device]:
+    """The devices of ``specs``: one device, or several phones as ``adb:SERIAL1,adb:SERIAL2,...``.
+
+    >>> [d.name for d in get_devices("adb:R58M1,adb:R58M2")]
+    ['adb:R58M1', 'adb:R58M2']
+    """
+    parts = specs.split(",")
+    phones = all(part.startswith("adb:") and part[4:] for part in parts)
+    if len(parts) > 1 and (not phones or len(set(parts)) < len(parts)):
+        raise ValueError(f"several devices must be distinct phones, adb:SERIAL1,adb:SERIAL2,...; got {specs!r}")
+    return [get_device(part) for part in parts]
+
+
+__all__ = ["get_device", "get_devices", "Device", "BenchResult", "AccuracyError", "DeviceError"]

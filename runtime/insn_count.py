@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def build_plugin(cc: str | None = None) -> Path:
     target = cache_dir("qemu-plugin", digest) / "libinsn.so"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp.so")
+        tmp = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp.so")  # builders may race
         subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(tmp), str(PLUGIN_SOURCE)], check=True,
                        capture_output=True, text=True)
         os.replace(tmp, target)

@@ -9,18 +9,18 @@ import textwrap
 
 import pytest
 
-from runtime import DeviceError, get_device
+from runtime import DeviceError, get_device, get_devices
 from runtime.adb import cpu_mask
 
 pytestmark = pytest.mark.qemu
 
 FAKE_ADB = textwrap.dedent('''\
     #!{python}
-    """Stand-in adb: devices, -s SERIAL push/pull/shell; /data/local/tmp lives under $FAKE_ADB_ROOT."""
+    """Stand-in adb: devices, -s SERIAL push/pull/shell; a phone's /data/local/tmp lives under $FAKE_ADB_ROOT/SERIAL."""
     import os, shutil, subprocess, sys
     env = os.environ
-    root = env["FAKE_ADB_ROOT"]
     devices = dict(d.split(":") for d in env.get("FAKE_ADB_DEVICES", "").split(",") if d)
+    models = dict(d.split(":") for d in env.get("FAKE_ADB_MODELS", "").split(",") if d)
     with open(env["FAKE_ADB_LOG"], "a") as log:
         log.write(" ".join(sys.argv[1:]) + "\\n")
     args = sys.argv[1:]
@@ -31,6 +31,7 @@ FAKE_ADB = textwrap.dedent('''\
         sys.exit(0)
     if args[0] != "-s" or devices.get(args[1]) != "device":
         sys.exit(f"adb: device '{{args[1]}}' not found")
+    root = os.path.join(env["FAKE_ADB_ROOT"], args[1])
     local = lambda p: root + p if p.startswith("/data/local/tmp") else p
     cmd, rest = args[2], [local(a) for a in args[3:]]
     if cmd == "push":
@@ -41,8 +42,8 @@ FAKE_ADB = textwrap.dedent('''\
         shutil.copy(rest[0], rest[1]); print("1 file pulled"); sys.exit(0)
     if cmd == "shell":
         if rest[0] == "getprop":  # an emulator says so, like Android's own emulator
-            props = {{"ro.kernel.qemu": env.get("FAKE_ADB_EMULATOR", ""), "ro.product.model": "stand-in",
-                      "ro.board.platform": "qemu-aarch64"}}
+            props = {{"ro.kernel.qemu": env.get("FAKE_ADB_EMULATOR", ""), "ro.board.platform": "qemu-aarch64",
+                      "ro.product.model": models.get(args[1], "stand-in")}}
             print(props.get(rest[1], "")); sys.exit(0)
         if rest[0] == "cat":
             sys.exit(subprocess.run(rest).returncode)
@@ -59,9 +60,9 @@ FAKE_ADB = textwrap.dedent('''\
 @pytest.fixture()
 def fake_adb(tmp_path, monkeypatch):
     """Put the stand-in adb first on PATH; returns a function that sets the connected devices."""
-    bin_dir, root = tmp_path / "bin", tmp_path / "phone"
+    bin_dir, root = tmp_path / "bin", tmp_path / "phones"
     bin_dir.mkdir()
-    (root / "data/local/tmp").mkdir(parents=True)
+    root.mkdir()
     adb = bin_dir / "adb"
     adb.write_text(FAKE_ADB.format(python=sys.executable))
     adb.chmod(adb.stat().st_mode | stat.S_IXUSR)
@@ -108,6 +109,62 @@ def test_latency_table_through_an_emulated_adb_device(fake_adb, monkeypatch):
                   for keep in ((1.0, 1.0), (0.5, 0.5)))
     assert half < full
     assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
+
+
+@pytest.mark.slow
+def test_two_phones_fill_one_table(fake_adb, monkeypatch):
+    """Two stand-in phones of one model share the grid's builds; the merged table has the one-phone table's
+    structure and costs (emulated counts: whole inferences vary by a few hundred instructions of printing, kernels
+    not at all), each variant naming its phone, under the same cache key."""
+    from latency import build_table
+
+    log = fake_adb("PHONE1:device,PHONE2:device")
+    monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
+    both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False)
+    assert {v["device"] for v in both.variants} == {"adb:PHONE1", "adb:PHONE2"}
+    calls = log.read_text()
+    assert "-s PHONE1 push" in calls and "-s PHONE2 push" in calls
+    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
+    assert {v["device"] for v in one.variants} == {"adb:PHONE1"}
+    assert both.key == one.key and both.fingerprint == one.fingerprint and both.layers == one.layers
+    for merged, alone in zip(both.variants, one.variants, strict=True):
+        assert merged.keys() == alone.keys() and merged["layers"] == alone["layers"]
+        assert [merged[k] for k in ("filter_keep", "column_keep", "volume")] == \
+            [alone[k] for k in ("filter_keep", "column_keep", "volume")]
+        assert merged["whole"] == pytest.approx(alone["whole"], rel=0.05)
+
+
+def test_phones_of_one_model_share_a_cache_key(fake_adb, tmp_path):
+    from latency import table_path
+
+    fake_adb("PHONE1:device,PHONE2:device")
+    paths = {table_path("small_cnn", spec, cache=tmp_path) for spec in ("adb:PHONE1", "adb:PHONE2",
+                                                                        "adb:PHONE1,adb:PHONE2")}
+    assert len(paths) == 1
+
+
+def test_phones_of_another_model_are_refused(fake_adb, monkeypatch):
+    from latency import build_table, load_or_build
+
+    fake_adb("PHONE1:device,PHONE2:device,PHONE3:device")
+    monkeypatch.setenv("FAKE_ADB_MODELS", "PHONE2:other")
+    message = "these differ: model 'stand-in' on adb:PHONE1, 'other' on adb:PHONE2, 'stand-in' on adb:PHONE3$"
+    for build in (build_table, load_or_build):
+        with pytest.raises(ValueError, match=message):
+            build("small_cnn", "adb:PHONE1,adb:PHONE2,adb:PHONE3", steps=(1.0, 0.5), progress=False)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("host,adb:PHONE1", "several devices must be distinct phones"),
+    ("adb:PHONE1,adb:PHONE1", "several devices must be distinct phones"),
+    ("adb:PHONE1,adb", "several devices must be distinct phones"),
+])
+def test_device_lists_are_distinct_phones(fake_adb, spec, message):
+    fake_adb("PHONE1:device")
+    with pytest.raises(ValueError, match=message):
+        get_devices(spec)
+    with pytest.raises(ValueError, match="lists several devices; this needs one"):
+        get_device(spec)
 
 
 @pytest.mark.parametrize("devices, spec, message", [

@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_latency_check_args(parser, defaults.compress)
     parser.add_argument("--target", default=defaults.target, help="compile target: host, linux-aarch64, android-arm64")
     parser.add_argument("--device", default=defaults.device,
-                        help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]")
+                        help="bench device: host, qemu (correctness + emulated instruction counts), adb[:SERIAL]; "
+                             "with --target-latency also the latency device, where several phones of one model, "
+                             "adb:S1,adb:S2,..., fill the latency table together and the first benches")
     parser.add_argument("--runs", type=POSITIVE_INT, default=defaults.runs, help="timed runs per binary")
     parser.add_argument("--threads", type=POSITIVE_INT, default=defaults.threads, help="threads of the binary")
     parser.add_argument("--torch-device", default=defaults.torch_device, type=torch_device,

@@ -33,8 +33,10 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
                              "(len**2 builds)")
     if device:
         parser.add_argument("--device", dest="latency_device", default="host",
-                            help="where --target-latency is measured: host, qemu (emulated instruction counts) or "
-                                 "adb[:SERIAL]; the torch device is --torch-device")
+                            help="where --target-latency is measured: host, qemu (emulated instruction counts), "
+                                 "adb[:SERIAL], or several phones of one model, adb:S1,adb:S2,... (they fill the "
+                                 "latency table together; the first measures each round's model); the torch device "
+                                 "is --torch-device")
     add_scheme_arg(parser)
     s, q = SearchConfig(), QuickEvalConfig()
     parser.add_argument("--candidates", type=POSITIVE_INT, default=s.candidates,
