@@ -14,6 +14,9 @@ from .files import write_json
 CONFIG_FILE = "config.json"
 INPUTS_FILE = "inputs.json"  # what the CLI fed the run (model, data, weights), beside the library's config
 NOT_RESULTS = frozenset({"progress", "threads"})  # settings that do not change what a run computes
+# what --resume reads back (anywhere under a run folder): epoch checkpoints, finished rounds, search logs and
+# device checks, the finished run's report
+RESUME_STATE = ("last.pt", "result.pt", "round.json", "search*.jsonl", "latency-checks.json", "report.json")
 
 
 def record_config(folder: str | Path, config: dict[str, Any], name: str = CONFIG_FILE) -> Path:
@@ -25,6 +28,21 @@ def recorded_config(folder: str | Path, name: str = CONFIG_FILE) -> dict[str, An
     """The configuration recorded in ``folder/name``, or None when it has none."""
     path = Path(folder) / name
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+def resume_state(folder: str | Path) -> list[Path]:
+    """The files under ``folder`` that ``--resume`` would read back."""
+    folder = Path(folder)
+    return sorted(p for pattern in RESUME_STATE for p in folder.rglob(pattern)) if folder.is_dir() else []
+
+
+def clear_resume_state(folder: str | Path) -> int:
+    """Delete what ``--resume`` would read back, so a replaced run never continues from the old one's state;
+    returns how many files went."""
+    state = resume_state(folder)
+    for path in state:
+        path.unlink()
+    return len(state)
 
 
 def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:

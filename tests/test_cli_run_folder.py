@@ -46,6 +46,22 @@ def test_train_resume_with_the_same_settings_and_overwrite(trained, capsys):
     assert '"epochs": 2' in (trained / "config.json").read_text()
 
 
+def test_a_killed_run_is_neither_restarted_over_nor_mixed_into_a_new_one(tmp_path, capsys):
+    """A fresh start in a folder that holds a killed run's checkpoints is refused; --overwrite removes every file
+    --resume would read back, so a later --resume of the new run can never pick up the old run's state."""
+    out = tmp_path / "killed"
+    stale = [out / "round-1" / "retrain" / "last.pt", out / "round-1" / "search.jsonl"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("old run")
+    assert main([*TRAIN, "--out", str(out)]) == 2
+    assert "holds a run's checkpoints; pass --resume to continue it, --overwrite" in error_line(capsys)
+    assert all(path.read_text() == "old run" for path in stale)
+    assert main([*TRAIN, "--out", str(out), "--overwrite"]) == 0
+    assert "removed 2 checkpoint and result file(s) of the old run" in capsys.readouterr().err
+    assert not any(path.exists() for path in stale) and (out / "model.pt").is_file()
+
+
 def test_resume_with_nothing_to_resume_says_so_once(tmp_path, capsys):
     out = tmp_path / "new"
     assert main([*TRAIN, "--out", str(out), "--resume"]) == 0

@@ -16,7 +16,8 @@ from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
 from compress.pruning.sequence import PruneBudget
 from compress.restore import restore_model
-from compress.run_folder import CONFIG_FILE, INPUTS_FILE, config_changes, record_config, recorded_config
+from compress.run_folder import (CONFIG_FILE, INPUTS_FILE, clear_resume_state, config_changes, record_config,
+                                 recorded_config, resume_state)
 from compress.precision import PRECISIONS
 from compress.progress import note
 from compress.train import TrainConfig
@@ -182,9 +183,13 @@ def open_run(args: argparse.Namespace, path: str | Path, config: dict[str, Any],
 
 def _resumable(args: argparse.Namespace, out: Path, config: dict[str, Any], inputs: dict[str, Any]) -> bool:
     if not args.resume:
-        if (out / "report.json").is_file() and not args.overwrite:
-            raise ValueError(f"{out} holds a finished run; pass --resume to continue it, --overwrite to replace it, "
-                             "or another --out")
+        if resume_state(out):
+            if not args.overwrite:
+                held = "a finished run" if (out / "report.json").is_file() else "a run's checkpoints"
+                raise ValueError(f"{out} holds {held}; pass --resume to continue it, --overwrite to replace it, "
+                                 "or another --out")
+            note(f"autocompress {args.command}: --overwrite: removed {clear_resume_state(out)} checkpoint and "
+                 f"result file(s) of the old run in {out}")
         return False
     recorded = recorded_config(out)
     if recorded is None and not (out.is_dir() and any(out.iterdir())):
