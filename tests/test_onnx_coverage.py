@@ -87,6 +87,7 @@ OPS = {
 EXPECTED = {"torch_relu6": {"Conv", "Clip"}, "torch_scalars": {"Add", "Sub", "Mul", "Div"}}
 
 
+@pytest.mark.slow  # 29 compiles per target: the full suite runs them, the fast loop does not
 @pytest.mark.parametrize("target, device", TARGETS)
 @pytest.mark.parametrize("case", OPS)
 def test_operator_matches_onnxruntime(tmp_path, case, target, device):
