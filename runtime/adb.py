@@ -105,6 +105,9 @@ class AdbDevice(Device):
             taskset = ["taskset", cpu_mask(pin)] if pin else []
             run = self._checked(f"run {binary.name}", "shell", *taskset, remote_bin, "--input", remote_in,
                                 "--output", remote_out, *flags, timeout=RUN_TIMEOUT_S)
+            if not any(line.startswith("{") for line in run.stdout.splitlines()):
+                raise DeviceError(f"{binary.name} ran on {self.name} but printed no result line (stdout: "
+                                  f"{run.stdout.strip()[:200]!r}); it is not a working autocompress binary")
             local_out = Path(tmp) / OUTPUT_FILE
             self._checked("pull the output", "pull", remote_out, str(local_out), timeout=TRANSFER_TIMEOUT_S)
             return RunOutput(run.stdout, local_out.read_bytes())

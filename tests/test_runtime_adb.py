@@ -52,6 +52,8 @@ FAKE_ADB = textwrap.dedent('''\
             rest = rest[2:]
         if rest[0] in ("mkdir", "rm", "chmod"):
             sys.exit(subprocess.run(rest).returncode)
+        if env.get("FAKE_ADB_SILENT"):  # a binary that exits 0 and prints nothing (nor writes its output)
+            sys.exit(0)
         sys.exit(subprocess.run(["qemu-aarch64", *rest], cwd=root).returncode)
     sys.exit(f"adb: unknown command {{cmd}}")
 ''')
@@ -76,6 +78,15 @@ def fake_adb(tmp_path, monkeypatch):
         monkeypatch.setenv("FAKE_ADB_DEVICES", devices)
         return log
     return connect
+
+
+def test_a_binary_that_prints_nothing_is_named_not_the_pull(artifacts, fake_adb, monkeypatch):
+    compiled = artifacts.get("small_cnn", "dense", "android-arm64")
+    log = fake_adb("PHONE1:device")
+    monkeypatch.setenv("FAKE_ADB_SILENT", "1")
+    with pytest.raises(DeviceError, match=r"model ran on adb:PHONE1 but printed no result line \(stdout: ''\)"):
+        get_device("adb:PHONE1").bench(compiled, runs=1, warmup=0)
+    assert " pull " not in log.read_text()
 
 
 def test_adb_bench_end_to_end(artifacts, fake_adb):
