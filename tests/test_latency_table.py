@@ -98,13 +98,16 @@ def test_predictions_of_masked_and_compacted_models(table):
 
 @pytest.mark.slow
 def test_prediction_from_kept_counts_matches_the_model_prediction(table):
-    """The search's fast path: per-layer kept (rows, columns) counted analytically, no model."""
+    """The search's fast path: per-layer kept (rows, columns) counted analytically, no model. It does not find the
+    channels only purification removes, so it predicts at or a little above the model prediction; how far above
+    depends on the fitted cost of the channels it keeps, which comes from measured (noisy) times."""
     model, shape = calibrated_model("small_cnn")
     cost = CostModel(model, trace_structure(model, shape[1:]), shape[1:])
     rng = np.random.default_rng(5)
     for rates in [grid_rates(model, shape, 0.5, 0.5), *(random_rates(model, shape, rng) for _ in range(3))]:
         kept = dict(zip(cost.layers, cost.kept_table(rates, "filter+column")))
-        assert table.predict_kept(kept) == pytest.approx(table.predict(masked(model, shape, rates), shape), rel=0.02)
+        predicted = table.predict(masked(model, shape, rates), shape)
+        assert 0.98 * predicted <= table.predict_kept(kept) <= 1.05 * predicted
     with pytest.raises(ValueError, match="lack 1 layer.*classifier"):
         table.predict_kept({n: k for n, k in kept.items() if n != "classifier"})
 
