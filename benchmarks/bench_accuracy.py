@@ -9,7 +9,8 @@ Methods (all through the project's own pipeline, one round, uniform or searched 
              blocks' inner channels only (see ../shared/docs/autocompress-method.md), stepped until the target
              holds, then fine-tuned for the whole budget with the same loop and distillation
 
-Each run lives in ``--work/MODEL-TARGET-METHOD`` and resumes from there (rerun the same command after a
+Each run lives in ``--work/MODEL-TARGET-METHOD[-VARIANT]`` (VARIANT names settings off the default budget,
+e.g. ``-lr0.05``) and resumes from there (rerun the same command after a
 kill); a run folder made with other settings is refused. ``--latency`` compiles the result, checks it against
 onnxruntime and times it beside onnxruntime on the same ONNX (one thread each, one run of this script).
 
@@ -44,7 +45,7 @@ METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--weights", help="the trained baseline (a checkpoint of ours)")
     p.add_argument("--data", default=str(SHARED / "cifar10-jpeg.tar.gz"))
@@ -63,7 +64,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency", action="store_true", help="also time our binary and onnxruntime (host, 1 thread)")
     p.add_argument("--work", default=str(Path.home() / ".cache" / "acruns" / "accuracy"))
     p.add_argument("--summary", action="store_true", help="only rebuild benchmarks/results/accuracy.md")
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
+            "no_distill": "nokd"}  # settings that name a run apart from the default budget
+
+
+def variant(args) -> str:
+    """The run name's suffix: each VARIANTS setting that differs from its default ('' for the default budget)."""
+    defaults = parser()
+    return "".join(f"-{short}{'' if isinstance(value, bool) else value}" for key, short in VARIANTS.items()
+                   if (value := getattr(args, key)) != defaults.get_default(key))
 
 
 def budget(args) -> dict:
@@ -76,7 +92,7 @@ def budget(args) -> dict:
 
 def work_folder(args, model: str) -> Path:
     """The run's folder; its budget.json must equal this run's budget (no silent mix of settings)."""
-    folder = Path(args.work).expanduser() / f"{model}-{args.target.replace(':', '')}-{args.method}"
+    folder = Path(args.work).expanduser() / f"{model}-{args.target.replace(':', '')}-{args.method}{variant(args)}"
     folder.mkdir(parents=True, exist_ok=True)
     saved, wanted = folder / "budget.json", budget(args)
     if saved.is_file() and json.loads(saved.read_text()) != wanted:
@@ -197,7 +213,8 @@ def _latency_cell(lat: dict | None) -> str:
 def summarize() -> None:
     """benchmarks/results/accuracy.{json,md}: every run file, grouped by model and target."""
     rows = sorted((json.loads(p.read_text()) for p in ROWS.glob("*.json")),
-                  key=lambda r: (r["model"], r["target"], METHODS.index(r["method"])))
+                  key=lambda r: (r["model"], r["target"], r["budget"]["admm_epochs"] + r["budget"]["retrain_epochs"],
+                                 r["budget"]["lr"], METHODS.index(r["method"])))
     lines = ["# Accuracy at an equal budget", "",
              "Each row is one run of `benchmarks/bench_accuracy.py` (its command in `accuracy/NAME.json`); test "
              "accuracy on all 10,000 test images. Budget: ADMM + retraining epochs over the whole training split "
@@ -211,7 +228,7 @@ def summarize() -> None:
                   else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
         admm = r.get("admm")
         lines.append(
-            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}{'' if b['distill'] else ', no KD'} | "
+            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'} | "
             f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
             f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
             f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} |")
