@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -45,7 +46,15 @@ def test_qemu_fingerprint_counts_instructions():
 
 @pytest.fixture(scope="module")
 def table() -> LatencyTable:
+    """Host timings of a 6-microsecond model: their structure is tested here, their accuracy is not (other load on
+    the machine, such as a second test worker, moves them by tens of percent); that is the qemu table's job."""
     return build_table("small_cnn", "host", steps=STEPS, runs=10, progress=False)
+
+
+@pytest.fixture(scope="module")
+def qemu_table() -> LatencyTable:
+    """Emulated instruction counts: exact and repeatable, so predictions can be held to tight bounds."""
+    return build_table("small_cnn", "qemu", steps=STEPS, progress=False)
 
 
 @pytest.mark.slow
@@ -57,10 +66,7 @@ def test_build_measures_every_layer_of_every_grid_variant(table):
     assert [p["rows"] for p in dense["layers"]] == [16, 32, 64, 10]
     assert [p["taps"] for p in dense["layers"]] == [9, 144, 288, 64]
     assert [p["taps"] for p in smallest["layers"]] == [4, 36, 72, 32]  # columns, and channels gone upstream
-    for variant in table.variants:
-        assert all(p["cost"] > 0 for p in variant["layers"])
-        assert sum(p["cost"] for p in variant["layers"]) < variant["whole"] * 1.2
-    assert dense["whole"] > 2 * smallest["whole"]
+    assert all(p["cost"] > 0 for variant in table.variants for p in variant["layers"])
     assert table.accuracy["grid_leave_one_out"]["points"] == 4
 
 
@@ -81,38 +87,6 @@ def test_save_load_round_trip_keyed_by_fingerprint(table, tmp_path):
 
 
 @pytest.mark.slow
-def test_predictions_of_masked_and_compacted_models(table):
-    model, shape = calibrated_model("small_cnn")
-    on_grid = grid_rates(model, shape, 0.5, 0.5)
-    masked_model, small = masked(model, shape, on_grid), compacted(model, shape, on_grid)
-    assert table.predict(masked_model, shape) == pytest.approx(table.predict(small, shape), rel=1e-9)
-    measured = table.variants[-1]["whole"]
-    assert table.predict(small, shape) == pytest.approx(measured, rel=0.3)
-    costs = [table.predict(masked(model, shape, grid_rates(model, shape, k, k)), shape) for k in (1.0, 0.75, 0.5)]
-    assert costs[0] > costs[1] > costs[2]
-    layers = table.predict_layers(masked_model, shape)
-    assert [row["name"] for row in layers] == [m["name"] for m in table.layers] + ["(non-layer)"]
-    assert sum(row["cost"] for row in layers) == pytest.approx(table.predict(masked_model, shape))
-    assert [row["taps"] for row in layers[:4]] == [p["taps"] for p in table.variants[-1]["layers"]]
-
-
-@pytest.mark.slow
-def test_prediction_from_kept_counts_matches_the_model_prediction(table):
-    """The search's fast path: per-layer kept (rows, columns) counted analytically, no model. It does not find the
-    channels only purification removes, so it predicts at or a little above the model prediction; how far above
-    depends on the fitted cost of the channels it keeps, which comes from measured (noisy) times."""
-    model, shape = calibrated_model("small_cnn")
-    cost = CostModel(model, trace_structure(model, shape[1:]), shape[1:])
-    rng = np.random.default_rng(5)
-    for rates in [grid_rates(model, shape, 0.5, 0.5), *(random_rates(model, shape, rng) for _ in range(3))]:
-        kept = dict(zip(cost.layers, cost.kept_table(rates, "filter+column")))
-        predicted = table.predict(masked(model, shape, rates), shape)
-        assert 0.98 * predicted <= table.predict_kept(kept) <= 1.05 * predicted
-    with pytest.raises(ValueError, match="lack 1 layer.*classifier"):
-        table.predict_kept({n: k for n, k in kept.items() if n != "classifier"})
-
-
-@pytest.mark.slow
 def test_prediction_errors_for_other_models(table):
     vgg, _ = calibrated_model("vgg16")
     with pytest.raises(ValueError, match="not those of small_cnn"):
@@ -129,18 +103,57 @@ def test_validate_records_errors_of_off_grid_models(table):
     record = validate_table(table, [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(2)],
                             runs=10)
     assert record is table.accuracy["validation"] and record["points"] == 2
-    assert 0 <= record["mean_rel_error"] <= record["max_rel_error"] < 0.5
+    assert 0 <= record["mean_rel_error"] <= record["max_rel_error"] and math.isfinite(record["max_rel_error"])
 
 
 @pytest.mark.qemu
 @pytest.mark.slow
-def test_qemu_table_counts_instructions_and_interpolates():
+def test_qemu_table_counts_instructions_that_add_up(qemu_table):
+    assert qemu_table.unit == INSTRUCTIONS and qemu_table.variants[0]["whole"] > 100_000
+    for variant in qemu_table.variants:
+        assert 0 < sum(p["cost"] for p in variant["layers"]) < variant["whole"]
+    assert qemu_table.variants[0]["whole"] > 2 * qemu_table.variants[-1]["whole"]
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_predictions_of_masked_and_compacted_models(qemu_table):
+    model, shape = calibrated_model("small_cnn")
+    on_grid = grid_rates(model, shape, 0.5, 0.5)
+    masked_model, small = masked(model, shape, on_grid), compacted(model, shape, on_grid)
+    assert qemu_table.predict(masked_model, shape) == pytest.approx(qemu_table.predict(small, shape), rel=1e-9)
+    assert qemu_table.predict(small, shape) == pytest.approx(qemu_table.variants[-1]["whole"], rel=0.1)
+    costs = [qemu_table.predict(masked(model, shape, grid_rates(model, shape, k, k)), shape) for k in (1.0, 0.75, 0.5)]
+    assert costs[0] > costs[1] > costs[2]
+    layers = qemu_table.predict_layers(masked_model, shape)
+    assert [row["name"] for row in layers] == [m["name"] for m in qemu_table.layers] + ["(non-layer)"]
+    assert sum(row["cost"] for row in layers) == pytest.approx(qemu_table.predict(masked_model, shape))
+    assert [row["taps"] for row in layers[:4]] == [p["taps"] for p in qemu_table.variants[-1]["layers"]]
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_prediction_from_kept_counts_matches_the_model_prediction(qemu_table):
+    """The search's fast path: per-layer kept (rows, columns) counted analytically, no model. It does not find the
+    channels only purification removes, so it predicts at or a little above the model prediction."""
+    model, shape = calibrated_model("small_cnn")
+    cost = CostModel(model, trace_structure(model, shape[1:]), shape[1:])
+    rng = np.random.default_rng(5)
+    for rates in [grid_rates(model, shape, 0.5, 0.5), *(random_rates(model, shape, rng) for _ in range(3))]:
+        kept = dict(zip(cost.layers, cost.kept_table(rates, "filter+column")))
+        predicted = qemu_table.predict(masked(model, shape, rates), shape)
+        assert 0.98 * predicted <= qemu_table.predict_kept(kept) <= 1.05 * predicted
+    with pytest.raises(ValueError, match="lack 1 layer.*classifier"):
+        qemu_table.predict_kept({n: k for n, k in kept.items() if n != "classifier"})
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+def test_qemu_table_predicts_off_grid_models_closely(qemu_table):
     """Instruction counts are exact, so an off-grid model is predicted closely from a 2 x 2 grid."""
-    table = build_table("small_cnn", "qemu", steps=STEPS, progress=False)
-    assert table.unit == INSTRUCTIONS and table.variants[0]["whole"] > 100_000
     model, shape = calibrated_model("small_cnn")
     off_grid = compacted(model, shape, grid_rates(model, shape, 0.75, 0.75))
-    record = validate_table(table, [off_grid])
+    record = validate_table(qemu_table, [off_grid])
     assert record["max_rel_error"] < 0.1, record
 
 

@@ -104,39 +104,26 @@ def test_adb_bench_end_to_end(artifacts, fake_adb):
 
 
 @pytest.mark.slow
-def test_latency_table_through_an_emulated_adb_device(fake_adb, monkeypatch):
-    """Table building over adb end to end (push, run, check against onnxruntime, pull) on a stand-in that reports
-    itself as an emulator: its costs are emulated AArch64 instructions, never milliseconds."""
+def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkeypatch):
+    """Table building over adb end to end (push, run, check against onnxruntime, pull) on stand-ins that report
+    themselves as emulators: costs are emulated AArch64 instructions, never milliseconds. Two phones of one model
+    share the grid's builds; the merged table has the one-phone table's structure and costs (whole inferences vary
+    by a few hundred instructions of printing, kernels not at all), each variant naming its phone, under one key."""
     from latency import INSTRUCTIONS, build_table
-
-    log = fake_adb("PHONE1:device")
-    monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
-    assert get_device("adb:PHONE1").emulated
-    table = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
-    assert table.unit == INSTRUCTIONS and table.fingerprint["kind"] == "adb"
-    assert table.fingerprint["model"] == "stand-in"
-    assert len(table.variants) == 4 and all(v["whole"] > 0 for v in table.variants)
-    full, half = (next(v["whole"] for v in table.variants if (v["filter_keep"], v["column_keep"]) == keep)
-                  for keep in ((1.0, 1.0), (0.5, 0.5)))
-    assert half < full
-    assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
-
-
-@pytest.mark.slow
-def test_two_phones_fill_one_table(fake_adb, monkeypatch):
-    """Two stand-in phones of one model share the grid's builds; the merged table has the one-phone table's
-    structure and costs (emulated counts: whole inferences vary by a few hundred instructions of printing, kernels
-    not at all), each variant naming its phone, under the same cache key."""
-    from latency import build_table
 
     log = fake_adb("PHONE1:device,PHONE2:device")
     monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
+    assert get_device("adb:PHONE1").emulated
+    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
+    assert one.unit == INSTRUCTIONS and one.fingerprint["kind"] == "adb" and one.fingerprint["model"] == "stand-in"
+    assert len(one.variants) == 4 and {v["device"] for v in one.variants} == {"adb:PHONE1"}
+    full, half = (next(v["whole"] for v in one.variants if (v["filter_keep"], v["column_keep"]) == keep)
+                  for keep in ((1.0, 1.0), (0.5, 0.5)))
+    assert 0 < half < full
+    assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
     both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False)
     assert {v["device"] for v in both.variants} == {"adb:PHONE1", "adb:PHONE2"}
-    calls = log.read_text()
-    assert "-s PHONE1 push" in calls and "-s PHONE2 push" in calls
-    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
-    assert {v["device"] for v in one.variants} == {"adb:PHONE1"}
+    assert "-s PHONE2 push" in log.read_text()
     assert both.key == one.key and both.fingerprint == one.fingerprint and both.layers == one.layers
     for merged, alone in zip(both.variants, one.variants, strict=True):
         assert merged.keys() == alone.keys() and merged["layers"] == alone["layers"]
