@@ -24,6 +24,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default, except where there is none (None, False) or the help names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean bad input or a faulty device, not a bug."""
     from codegen.errors import ToolchainError
@@ -43,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"autocompress.commands.{name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                             formatter_class=DefaultsHelpFormatter)
         module.add_arguments(cmd)
         cmd.add_argument("--debug", action="store_true", help="print the traceback of an internal error")
         cmd.set_defaults(handler=module.run)
