@@ -1,14 +1,17 @@
-"""Data-parallel overhead: wall time per training epoch of ``autocompress train`` in one process against
-``torchrun --nproc-per-node N`` (gloo on CPU), same global batch, same total threads (one process with
-``--threads T`` against N processes with T / N each). Random 32x32 RGB images stand in for CIFAR: the time of a
-step does not depend on the pixels.
+"""Data-parallel overhead: wall time per training epoch of ``autocompress train``, and of one ``autocompress search``
+from the trained weights, in one process against ``torchrun --nproc-per-node N`` (gloo on CPU), same global
+batch, same total threads (one process with ``--threads T`` against N processes with T / N each); the searches
+must choose the same rates. Random 32x32 RGB images stand in for CIFAR: the time of a step does not depend on
+the pixels.
 
     PYTHONPATH=. python benchmarks/bench_distributed.py --model resnet20 --processes 2 --threads 2
 
 On one CPU the processes share the cores one process would use, so the best to hope for is parity; what it
 measures is the cost of DDP's gradient all-reduce, the per-epoch weight broadcast and the validation pass every
-rank repeats. On a machine with one GPU per process each rank computes 1/N of every batch, and ResNet-20's
-0.27 M gradients all-reduce in well under a millisecond over NVLink, so epochs should approach N times faster.
+rank repeats, and for the search the gather of each round of candidate scores. On a machine with one GPU per
+process each rank computes 1/N of every batch, and ResNet-20's 0.27 M gradients all-reduce in well under a
+millisecond over NVLink, so epochs should approach N times faster; a search, whose candidates are scored
+independently, N times faster too.
 
 Writes benchmarks/results/training/distributed.{json,md}.
 """
@@ -53,6 +56,19 @@ def run_training(processes: int, threads: int, flags: list[str], out: Path) -> d
             "median_epoch_seconds": statistics.median(epochs[1:] or epochs)}  # epoch 1 pays the warm-up
 
 
+def run_search(processes: int, threads: int, flags: list[str], weights: Path) -> dict:
+    """One ``autocompress search`` from ``weights`` (``--json``): its wall time and the rates it chose."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
+    cmd = [sys.executable, *launcher, "-m", "autocompress", "search", *flags, "--weights", str(weights),
+           "--threads", str(threads), "--json", "--no-progress"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, check=True,
+                          capture_output=True, text=True, timeout=24 * 3600)
+    result = json.loads(done.stdout)
+    return {"processes": processes, "threads_each": threads, "wall_seconds": time.perf_counter() - t0,
+            "search_seconds": result["seconds"], "evaluations": result["evaluations"], "rates": result["rates"]}
+
+
 def markdown(report: dict) -> str:
     """The result table, one row per process count."""
     rows = report["rows"]
@@ -63,6 +79,13 @@ def markdown(report: dict) -> str:
              "| processes | threads each | median s / epoch | wall s (with start-up) |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['processes']} | {r['threads_each']} | {r['median_epoch_seconds']:.2f} | {r['wall_seconds']:.1f} |"
               for r in rows]
+    searches = report["searches"]
+    lines += ["", f"Search from the 1-process run's weights: target {report['search_target']}x weights, "
+              f"{searches[0]['evaluations']} quick evaluations of {report['search_images']} validation images; "
+              f"the same rates chosen: {'yes' if report['same_rates'] else 'NO'}.", "",
+              "| processes | threads each | search s | wall s (with start-up) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['processes']} | {r['threads_each']} | {r['search_seconds']:.1f} | {r['wall_seconds']:.1f} |"
+              for r in searches]
     return "\n".join(lines) + "\n"
 
 
@@ -74,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=5000, help="training images per epoch")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=128, help="the global batch")
+    p.add_argument("--candidates", type=int, default=40, help="search candidates")
+    p.add_argument("--search-images", type=int, default=500, help="validation images per quick evaluation")
     p.add_argument("--out", default=str(RESULTS / "training" / "distributed"))
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as tmp:
@@ -82,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
                  str(args.batch_size), "--val-fraction", "0.05"]
         rows = [run_training(n, max(args.threads // n, 1), flags, Path(tmp) / f"run-{n}")
                 for n in (1, args.processes)]
+        search_flags = ["--data", str(data), "--val-fraction", "0.1", "--target-rate", "4", "--candidates",
+                        str(args.candidates), "--val-images", str(args.search_images)]
+        searches = [run_search(n, max(args.threads // n, 1), search_flags, Path(tmp) / "run-1" / "model.pt")
+                    for n in (1, args.processes)]
     report = {"command": command(), "model": args.model, "images": args.images, "batch_size": args.batch_size,
-              "threads": args.threads, "rows": rows}
+              "threads": args.threads, "rows": rows, "searches": searches, "search_target": 4,
+              "search_images": args.search_images, "same_rates": searches[0]["rates"] == searches[-1]["rates"]}
     text = markdown(report)
     write_report(args.out, report, text)
     sys.stdout.write(text)
