@@ -1,8 +1,9 @@
-"""Training throughput, fp32 against bfloat16 autocast: images per second of full training steps (forward,
-distillation teacher forward, backward, SGD step) on random data, the two alternated in rounds so that machine
-noise hits both alike. Also says what ``--precision auto`` picks here and why.
+"""Training throughput by arithmetic and memory layout: fp32 against bfloat16 autocast, NCHW (contiguous)
+against channels-last NHWC weights and images (``TrainConfig.channels_last``); images per second of full
+training steps (forward, distillation teacher forward, backward, SGD step) on random data, the variants
+alternated in rounds so that machine noise hits all alike. Also says what ``--precision auto`` picks here.
 
-    PYTHONPATH=. python benchmarks/bench_precision.py --models resnet20 small_cnn --threads 2
+    PYTHONPATH=. python benchmarks/bench_precision.py --models resnet20 small_cnn mobilenetv2 vgg16 --threads 2
 
 Writes benchmarks/results/training/precision.{json,md}.
 """
@@ -23,14 +24,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.precision import autocast, native_bf16, resolve  # noqa: E402
-from compress.train import Distillation  # noqa: E402
+from compress.train import Distillation, memory_layout  # noqa: E402
 
 SHAPES = {"small_cnn": (1, 8, 8)}
+VARIANTS = {"fp32 NCHW": ("fp32", False), "fp32 NHWC": ("fp32", True), "bf16 NCHW": ("bf16", False),
+            "bf16 NHWC": ("bf16", True)}  # name: (precision, channels_last)
 
 
-def images_per_second(model, teacher, shape: tuple, precision: str, batch: int, steps: int) -> float:
+def images_per_second(model, teacher, shape: tuple, variant: str, batch: int, steps: int) -> float:
     """Throughput of ``steps`` training steps after two untimed ones."""
+    precision, channels_last = VARIANTS[variant]
+    with memory_layout([model, teacher], channels_last):
+        return _images_per_second(model, teacher, shape, precision, channels_last, batch, steps)
+
+
+def _images_per_second(model, teacher, shape: tuple, precision: str, channels_last: bool, batch: int,
+                       steps: int) -> float:
     x, y = torch.randn(batch, *shape), torch.randint(0, 10, (batch,))
+    x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     distill = Distillation(teacher)
 
@@ -73,12 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         shape = SHAPES.get(name, (3, 32, 32))
         model = build_model(name, in_channels=shape[0])
         teacher = copy.deepcopy(model).eval()
-        rates = {"fp32": [], "bf16": []}
+        rates = {variant: [] for variant in VARIANTS}
         for _ in range(args.rounds):
-            for precision in rates:
-                rates[precision].append(images_per_second(model, teacher, shape, precision, args.batch, args.steps))
-        fp32, bf16 = statistics.median(rates["fp32"]), statistics.median(rates["bf16"])
-        rows.append({"model": name, "fp32_images_per_s": fp32, "bf16_images_per_s": bf16, "ratio": bf16 / fp32,
+            for variant in rates:
+                rates[variant].append(images_per_second(model, teacher, shape, variant, args.batch, args.steps))
+        rows.append({"model": name, "images_per_s": {v: statistics.median(r) for v, r in rates.items()},
                      "all": rates})
     cpu = _cpuinfo()
     flags = cpu.get("flags", "").split()
@@ -86,15 +96,19 @@ def main(argv: list[str] | None = None) -> int:
                "avx512_bf16_flag": "avx512_bf16" in flags, "amx_bf16_flag": "amx_bf16" in flags,
                "auto_picks": resolve("cpu", "auto"), "threads": args.threads, "torch": torch.__version__}
     report = {"command": command(), "machine": machine, "rows": rows}
-    lines = ["# Training throughput: fp32 vs bfloat16 autocast (CPU)", "", f"Command: `{report['command']}`", "",
+    lines = ["# Training throughput: fp32 vs bfloat16 autocast, NCHW vs channels-last (CPU)", "",
+             f"Command: `{report['command']}`", "",
              f"Machine: {machine['processor']}, {args.threads} threads, torch {machine['torch']}; avx512_bf16 "
              f"{'yes' if machine['avx512_bf16_flag'] else 'no'}, amx_bf16 {'yes' if machine['amx_bf16_flag'] else 'no'}"
              f"; `--precision auto` picks **{machine['auto_picks']}** here.", "",
-             f"Full training steps at batch {args.batch} (with a distillation teacher's forward pass), median of "
-             f"{args.rounds} alternated rounds of {args.steps} steps.", "",
-             "| model | fp32 images/s | bf16 images/s | bf16 / fp32 |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['model']} | {r['fp32_images_per_s']:.0f} | {r['bf16_images_per_s']:.0f} | {r['ratio']:.2f} |"
-              for r in rows]
+             f"Images per second of full training steps at batch {args.batch} (with a distillation teacher's forward "
+             f"pass), median of {args.rounds} alternated rounds of {args.steps} steps.", "",
+             "| model | " + " | ".join(VARIANTS) + " | NHWC / NCHW (fp32) | bf16 / fp32 (NHWC) |",
+             "| --- |" + " --- |" * (len(VARIANTS) + 2)]
+    for r in rows:
+        ips = r["images_per_s"]
+        lines.append(f"| {r['model']} | " + " | ".join(f"{ips[v]:.0f}" for v in VARIANTS) +
+                     f" | {ips['fp32 NHWC'] / ips['fp32 NCHW']:.2f} | {ips['bf16 NHWC'] / ips['fp32 NHWC']:.2f} |")
     write_report(args.out, report, "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

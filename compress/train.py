@@ -20,12 +20,13 @@ see identical models; only rank 0 prints and writes (``compress.files``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import zlib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -58,6 +59,7 @@ class TrainConfig:
     train_limit: int | None = None  # images per epoch, sampled anew each epoch from the whole train split
     device: str = "cpu"  # "cpu" or "cuda"
     precision: str = "auto"  # auto: bf16 autocast where the device has native bf16 (see precision.py); bf16; fp32
+    channels_last: bool = True  # NHWC weights and images while training (faster on CPU: results/training/precision.md)
     progress: bool = True  # bars on a terminal (the one-line epoch summary on stderr is always printed)
 
     def __post_init__(self) -> None:
@@ -238,12 +240,33 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
     Under torchrun ``config.batch_size`` is the global batch, shared out over the processes.
     """
     setup_torch(config.seed, config.threads)
-    hooks = hooks or TrainHooks()
+    model.to(config.device)
+    if distill is not None:
+        distill.teacher.to(config.device).eval()
+    with memory_layout([model] + ([distill.teacher] if distill else []), config.channels_last):
+        return _train(model, splits, config, run_dir, resume, hooks or TrainHooks(), extra, distill, stream)
+
+
+@contextlib.contextmanager
+def memory_layout(modules: list[nn.Module], channels_last: bool) -> Iterator[None]:
+    """Inside: the modules' 4-d weights channels-last (NHWC) when ``channels_last``; after: contiguous (NCHW)
+    again, as compaction, export and the compiler expect them."""
+    if channels_last:
+        for module in modules:
+            module.to(memory_format=torch.channels_last)
+    try:
+        yield
+    finally:
+        if channels_last:
+            for module in modules:
+                module.to(memory_format=torch.contiguous_format)
+
+
+def _train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | Path | None, resume: bool,
+           hooks: TrainHooks, extra: dict | None, distill: Distillation | None, stream: str) -> list[dict]:
     run_dir = Path(run_dir) if run_dir else None
     device = config.device
-    model.to(device)
-    if distill is not None:
-        distill.teacher.to(device).eval()
+    layout = torch.channels_last if config.channels_last else torch.contiguous_format
     train_loader = splits.loader("train", config.batch_size, shuffle=True, augment=True, device=device,
                                  per_epoch=config.train_limit, seed=stream_seed(config.seed, stream),
                                  shard=distributed.shard())
@@ -264,6 +287,7 @@ def train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str | 
         model.train()
         bar = progress(train_loader, config.progress, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)
         for i, (x, y) in enumerate(bar):
+            x = x.contiguous(memory_format=layout) if x.dim() == 4 else x
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(epoch * steps_per_epoch + i, total, config, steps_per_epoch)
             with autocast(device, config.precision):

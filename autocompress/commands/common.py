@@ -87,6 +87,9 @@ def add_precision_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                         help="training arithmetic: auto = bfloat16 autocast where the device has native bf16 "
                              "(AVX512_BF16/AMX CPUs, CUDA), fp32 elsewhere; weights stay fp32")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                        help="train with NCHW (contiguous) weights and images instead of channels-last NHWC, "
+                             "which is 1.1-1.6x faster on CPUs")
 
 
 def add_scheme_arg(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +138,7 @@ def pruning_budget(args: argparse.Namespace) -> PruneBudget:
     """The ``PruneBudget`` that ``add_pruning_budget_args`` (and the runtime, data and run flags) describe."""
     train = TrainConfig(lr=args.lr, batch_size=args.batch_size, train_limit=args.train_limit, seed=args.seed,
                         threads=args.threads, device=args.torch_device, precision=args.precision,
-                        progress=not args.no_progress)
+                        channels_last=args.channels_last, progress=not args.no_progress)
     admm = AdmmConfig(rho=args.rho, pull=args.admm_pull, rho_growth=args.rho_growth, tolerance=args.admm_tolerance,
                       update_every_steps=args.update_every_steps)
     return PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs, train=train, admm=admm,
