@@ -1,7 +1,7 @@
 """The whole job in one call: baseline -> multi-round compression -> compile -> bench -> report.
 
 >>> report = run_pipeline(RunConfig(model="small_cnn", data="digits", target_rate=4.0), out="runs/run")
->>> report["bench"]["compressed"]["median_ms"], report["final"]["test_accuracy"]
+>>> report["bench"]["compressed"]["median_ms"], report["stats"]["compression_rate"], report["accuracy"]["compacted"]
 """
 from __future__ import annotations
 
@@ -108,14 +108,15 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
         objective, table, factor = _latency_target(config, arch, dense, splits, out)
         compress = replace(compress, target_rate=None, target_macs=None, target_latency=factor)
     step(2, 5, f"compress to {compress.final_target()} in {compress.rounds} round(s)")
-    small, compress_report = autocompress(dense, splits, compress, out=out / "compress", resume=resume,
-                                          latency=objective, arch=arch)
+    compressed = autocompress(dense, splits, compress, out=out / "compress", resume=resume, latency=objective,
+                              arch=arch)
+    small, summary = compressed.model, compressed.to_json()
     step(3, 5, f"compile dense and compressed models for {config.target}, bench on {config.device}")
     bench = compile_and_bench({"dense": dense, "compressed": small}, config, splits.input_shape, out)
     step(4, 5, "report")
     report = {
         "config": asdict(config), "data": splits.source, "arch": arch, "baseline_test_accuracy": dense_test,
-        "rounds": compress_report["rounds"], "final": compress_report["final"], "bench": bench,
+        **{k: summary[k] for k in ("stats", "accuracy", "rounds")}, "bench": bench,
         "layers": {"dense": count_model(dense, splits.input_shape).to_dict()["layers"],
                    "compressed": count_model(small, splits.input_shape).to_dict()["layers"]},
         "files": {"checkpoint": str(out / "compress" / "model.pt"), "onnx": str(out / "binary-compressed" / "model.onnx"),

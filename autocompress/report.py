@@ -58,11 +58,11 @@ def plot_layers(rows: list[dict], path: Path) -> None:
 
 def plot_rounds(report: dict, path: Path) -> None:
     """Test and validation accuracy against compression, from the baseline through every round."""
-    rates = [1.0] + [r["compression_rate"] for r in report["rounds"]]
+    rates = [1.0] + [r["stats"]["compression_rate"] for r in report["rounds"]]
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot(rates, [report["baseline_test_accuracy"]] + [r["test_accuracy"] for r in report["rounds"]], "o-",
+    ax.plot(rates, [report["baseline_test_accuracy"]] + [r["accuracy"]["compacted"] for r in report["rounds"]], "o-",
             label="test")
-    ax.plot(rates[1:], [r["val_accuracy"] for r in report["rounds"]], "s--", label="validation")
+    ax.plot(rates[1:], [r["accuracy"]["val"] for r in report["rounds"]], "s--", label="validation")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("compression (dense / nonzero conv+fc weights)")
     ax.set_ylabel("accuracy")
@@ -88,17 +88,17 @@ def _latency_line(name: str, result: dict) -> str:
 
 def render_markdown(report: dict) -> str:
     """The human-readable report."""
-    cfg, final, bench = report["config"], report["final"], report["bench"]
+    cfg, stats, bench = report["config"], report["stats"], report["bench"]
     lines = [f"# AutoCompress run: {report['arch']} on {report['data']}", "",
              f"Baseline test accuracy **{report['baseline_test_accuracy']:.4f}**; after {len(report['rounds'])} round(s): "
-             f"**{final['test_accuracy']:.4f}** at **{final['compression_rate']:.2f}x** fewer weights and "
-             f"**{final['mac_reduction']:.2f}x** fewer MACs. Total time {report['seconds']:.0f} s.", "",
+             f"**{report['accuracy']['compacted']:.4f}** at **{stats['compression_rate']:.2f}x** fewer weights and "
+             f"**{stats['mac_reduction']:.2f}x** fewer MACs. Total time {report['seconds']:.0f} s.", "",
              "## Rounds", "", "| round | target | compression | MAC reduction | val acc | test acc |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in report["rounds"]:
-        t = r["target"]
-        lines.append(f"| {r['round']} | {t['factor']:.2f}x {t['kind']} | {r['compression_rate']:.2f}x | "
-                     f"{r['mac_reduction']:.2f}x | {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} |")
+        t, s, a = r["target"], r["stats"], r["accuracy"]
+        lines.append(f"| {r['round']} | {t['factor']:.2f}x {t['kind']} | {s['compression_rate']:.2f}x | "
+                     f"{s['mac_reduction']:.2f}x | {a['val']:.4f} | {a['compacted']:.4f} |")
     lines += ["", "![accuracy by round](rounds.png)", "",
               f"## Latency ({cfg['target']} binary on {cfg['device']}, {cfg['threads']} thread(s))", "",
               "Each binary's output was checked against onnxruntime on the same input before it was timed.", "",

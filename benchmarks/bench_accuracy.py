@@ -117,12 +117,12 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
     config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget,
                             search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
                                                 method="annealing" if args.method == "searched" else "uniform"))
-    small, report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
-    r = report["rounds"][0]
-    extra = {"accuracy": r["accuracy"], "admm": r.get("admm") and {k: v for k, v in r["admm"].items() if k != "updates"},
-             "admm_updates": (r.get("admm") or {}).get("updates"), "rates": r["rates"],
-             "seconds": report["seconds"], "train_seconds": r["seconds"]["admm"] + r["seconds"]["retrain"]}
-    return small, extra
+    report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
+    r = report.rounds[0]
+    extra = {"accuracy": r.accuracy, "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
+             "admm_updates": (r.admm or {}).get("updates"), "rates": r.rates,
+             "seconds": report.seconds, "train_seconds": r.seconds["admm"] + r.seconds["retrain"]}
+    return report.model, extra
 
 
 def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:

@@ -28,8 +28,8 @@ from compress.checkpoint import load_weights  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.pruning import PruneBudget  # noqa: E402
-from compress.search import (CompressConfig, QuickEvalConfig, SearchConfig, Target, autocompress,  # noqa: E402
-                             search)
+from compress.search import (CompressConfig, CompressReport, QuickEvalConfig, SearchConfig, Target,  # noqa: E402
+                             autocompress, search)
 from compress.train import TrainConfig  # noqa: E402
 
 
@@ -65,22 +65,23 @@ def full_runs(model, splits, objective, args, work: Path) -> dict:
     dense_cost, pairs = objective.predict(copy.deepcopy(model)), []
     for seed in (int(s) for s in args.seeds.split(",")):
         runs = {}
-        _, report = autocompress(model, splits, config_for(args, seed, target_macs=args.target_macs),
-                                 work / f"macs-{seed}", latency=objective, arch="resnet20")
+        report = autocompress(model, splits, config_for(args, seed, target_macs=args.target_macs),
+                              work / f"macs-{seed}", latency=objective, arch="resnet20")
         runs["macs"] = summary(report)
         goal = runs["macs"]["latency"]["measured"]
-        _, report = autocompress(model, splits, config_for(args, seed, target_latency=dense_cost / goal),
-                                 work / f"latency-{seed}", latency=objective, arch="resnet20")
+        report = autocompress(model, splits, config_for(args, seed, target_latency=dense_cost / goal),
+                              work / f"latency-{seed}", latency=objective, arch="resnet20")
         runs["latency"] = summary(report)
         pairs.append({"seed": seed, "goal": goal, "runs": runs})
     return {"dense_predicted": dense_cost, "pairs": pairs}
 
 
-def summary(report: dict) -> dict:
-    last = report["rounds"][-1]
-    return {"target": report["target"], "test_accuracy": last["test_accuracy"], "val_accuracy": last["val_accuracy"],
-            "compression_rate": last["compression_rate"], "mac_reduction": last["mac_reduction"],
-            "latency": last["latency"], "latency_checks": last.get("latency_checks", []), "rates": last["rates"], "search": last["search"], "seconds": report["seconds"]}
+def summary(report: CompressReport) -> dict:
+    last, (kind, factor) = report.rounds[-1], report.target
+    return {"target": {"kind": kind, "factor": factor}, "test_accuracy": last.accuracy["compacted"],
+            "val_accuracy": last.accuracy["val"], "compression_rate": last.stats.compression_rate,
+            "mac_reduction": last.stats.mac_reduction, "latency": last.latency, "latency_checks": last.latency_checks,
+            "rates": last.rates, "search": last.search, "seconds": report.seconds}
 
 
 def search_runs(model, splits, objective, args) -> dict:

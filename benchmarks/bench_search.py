@@ -164,13 +164,15 @@ def run_rounds(model, splits, kind: str, factor: float, args) -> dict:
                                 search=search_config(args, method), quick_eval=quick_config(args),
                                 budget=budget(args))
         with tempfile.TemporaryDirectory() as tmp:
-            _, report = autocompress(model, splits, config, out=tmp)
-        rounds = [{"target": r["target"]["factor"], "quick_score": r["search"]["quick_score"],
-                   "evaluations": r["search"]["evaluations"], "search_seconds": r["seconds"]["search"],
-                   "test_accuracy": r["test_accuracy"], "accuracy": r["accuracy"], "rates": r["rates"]}
-                  for r in report["rounds"]]
-        out[method] = {**report["final"], "rounds": rounds, "seconds": report["seconds"]}
-        print(f"{kind} {factor:g}x {method}: test accuracy {report['final']['test_accuracy']:.4f}", flush=True)
+            report = autocompress(model, splits, config, out=tmp)
+        rounds = [{"target": r.target[1], "quick_score": r.search["quick_score"],
+                   "evaluations": r.search["evaluations"], "search_seconds": r.seconds["search"],
+                   "test_accuracy": r.accuracy["compacted"], "accuracy": r.accuracy, "rates": r.rates}
+                  for r in report.rounds]
+        accuracy = report.accuracy["compacted"]
+        out[method] = {**report.stats.to_json(), "test_accuracy": accuracy, "val_accuracy": report.accuracy["val"],
+                       "rounds": rounds, "seconds": report.seconds}
+        print(f"{kind} {factor:g}x {method}: test accuracy {accuracy:.4f}", flush=True)
     return out
 
 

@@ -4,12 +4,13 @@ It never imports ``codegen`` or ``runtime``: a latency objective comes in as a c
 
 >>> from compress import prune, PruneConfig, load_data, build_model
 >>> splits = load_data("digits")
->>> small, report = prune(build_model("small_cnn"), splits, PruneConfig(target=4.0), arch="small_cnn")
+>>> result = prune(build_model("small_cnn"), splits, PruneConfig(target=4.0), arch="small_cnn")
+>>> result.model, result.stats.compression_rate, result.accuracy["compacted"]
 """
 from .data import load_data
 from .models import build_model
-from .pruning.api import PruneConfig, prune
+from .pruning.api import PruneConfig, PruneResult, prune
 from .pruning.sequence import PruneBudget
 from .restore import restore_model
 
-__all__ = ["PruneBudget", "PruneConfig", "build_model", "load_data", "prune", "restore_model"]
+__all__ = ["PruneBudget", "PruneConfig", "PruneResult", "build_model", "load_data", "prune", "restore_model"]

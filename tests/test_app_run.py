@@ -16,7 +16,7 @@ def test_run_writes_report_plots_and_checked_binaries(tmp_path, capsys, target, 
     out = tmp_path / "run"
     assert main(["run", *TINY, "--target", target, "--device", device, "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["final"]["compression_rate"] >= 2.0 * 0.99
+    assert report["stats"]["compression_rate"] >= 2.0 * 0.99
     for name in ("dense", "compressed"):
         bench = report["bench"][name]
         assert bench["max_abs_error"] <= 1e-4

@@ -1,10 +1,12 @@
 """Compression accounting (dense conv+fc weights / nonzero ones) and the target-rate bisection."""
+import json
+
 import pytest
 import torch
 
 from compress.models import build_model
 from compress.pruning import LayerRate, compact, layer_weights, project_masks, purify, trace_structure, uniform_rates
-from compress.pruning.accounting import compression_stats, projected_compression, rates_for_target
+from compress.pruning.accounting import CompressionStats, compression_stats, projected_compression, rates_for_target
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +25,17 @@ def test_stats_of_a_compacted_model(resnet20):
     nonzero = sum(int((w != 0).sum()) for w in layer_weights(model).values())
     small, _ = compact(model, s, purify(model, s)[1])
     stats = compression_stats(dense, small, (3, 32, 32))
-    assert stats["dense_weights"] == sum(w.numel() for w in layer_weights(dense).values()) == 268336
-    assert stats["nonzero_weights"] == sum(int((w != 0).sum()) for w in layer_weights(small).values())
+    assert stats.dense_weights == sum(w.numel() for w in layer_weights(dense).values()) == 268336
+    assert stats.nonzero_weights == sum(int((w != 0).sum()) for w in layer_weights(small).values())
     # purification may drop more: here layer3.1.conv2's column pruning leaves 16 of its input channels without
     # a tap, which kills 16 filters of layer3.1.conv1 (9 kept columns each)
-    assert stats["nonzero_weights"] == nonzero - 16 * 9
-    assert stats["compression_rate"] == pytest.approx(268336 / (nonzero - 16 * 9))
-    assert stats["params"] == sum(p.numel() for p in small.parameters()) < stats["dense_params"] / 3
-    assert stats["structured_macs"] < stats["macs"] < stats["dense_macs"]
+    assert stats.nonzero_weights == nonzero - 16 * 9
+    assert stats.compression_rate == pytest.approx(268336 / (nonzero - 16 * 9))
+    assert stats.params == sum(p.numel() for p in small.parameters()) < stats.dense_params / 3
+    assert stats.structured_macs < stats.macs < stats.dense_macs
+    data = json.loads(json.dumps(stats.to_json()))  # as report.json holds it: the two ratios written out
+    assert data["compression_rate"] == stats.compression_rate and data["mac_reduction"] == stats.mac_reduction
+    assert CompressionStats.from_json(data) == stats
 
 
 @pytest.mark.parametrize("scheme,target", [("filter+column", 2.0), ("filter+column", 4.0), ("filter+column", 8.0),

@@ -43,15 +43,20 @@ def config(retrain_epochs: int = 2, **kw):
 
 def test_pipeline_writes_a_run_folder_that_reloads(trained, tmp_path):
     splits, state, _ = trained
-    small, report = prune(fresh(state), splits, config(), arch="small_cnn", run_dir=tmp_path)
+    result = prune(fresh(state), splits, config(), arch="small_cnn", run_dir=tmp_path)
     for name in ("model.pt", "model.onnx", "structure.json", "report.json", "report.md"):
         assert (tmp_path / name).is_file(), name
-    assert report["compaction_max_abs_difference"] <= 1e-4
-    assert report["stats"]["compression_rate"] > 3.0 and report["stats"]["params"] < 0.5 * report["stats"]["dense_params"]
+    assert result.compaction_max_abs_difference <= 1e-4
+    assert result.stats.compression_rate > 3.0 and result.stats.params < 0.5 * result.stats.dense_params
     reloaded = restore_model(tmp_path / "model.pt")[0].eval()
-    assert evaluate(reloaded, splits.loader("test"))["accuracy"] == pytest.approx(report["accuracy"]["compacted"])
-    assert report["accuracy"]["retrained"] == pytest.approx(report["accuracy"]["compacted"], abs=1e-9)
+    assert evaluate(reloaded, splits.loader("test"))["accuracy"] == pytest.approx(result.accuracy["compacted"])
+    assert evaluate(result.model, splits.loader("test"))["accuracy"] == pytest.approx(result.accuracy["compacted"])
+    assert result.accuracy["retrained"] == pytest.approx(result.accuracy["compacted"], abs=1e-9)
     assert json.loads((tmp_path / "structure.json").read_text())["compaction"]["features.0"]["out"]
+    saved = json.loads((tmp_path / "report.json").read_text())
+    assert saved == json.loads(json.dumps(result.to_json(), default=str))
+    assert saved["stats"]["compression_rate"] == result.stats.compression_rate
+    assert set(saved["accuracy"]) >= {"dense", "projected", "retrained", "compacted"}
 
 
 class KilledMaskHooks(MaskHooks):
@@ -66,22 +71,22 @@ class KilledMaskHooks(MaskHooks):
 
 def test_a_killed_run_resumes_to_the_same_model(trained, tmp_path, monkeypatch):
     splits, state, _ = trained
-    full, _ = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "full")
+    full = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "full").model
     monkeypatch.setattr(sequence, "MaskHooks", KilledMaskHooks)
     with pytest.raises(KeyboardInterrupt):
         prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "killed")
     monkeypatch.setattr(sequence, "MaskHooks", MaskHooks)
-    resumed, _ = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "killed",
-                       resume=True)
+    resumed = prune(fresh(state), splits, config(export=False), arch="small_cnn", run_dir=tmp_path / "killed",
+                    resume=True).model
     for name, tensor in full.state_dict().items():
         assert torch.allclose(tensor, resumed.state_dict()[name], atol=1e-6), name
 
 
 def test_magnitude_method_and_unknown_method(trained):
     splits, state, _ = trained
-    _, report = prune(fresh(state), splits, config(method="magnitude", scheme="filter", rate=LayerRate(filter=0.5),
-                                                   retrain_epochs=1, export=False))
-    assert "admm" not in report["history"] and report["stats"]["compression_rate"] > 2.5
+    result = prune(fresh(state), splits, config(method="magnitude", scheme="filter", rate=LayerRate(filter=0.5),
+                                                retrain_epochs=1, export=False))
+    assert "admm" not in result.history and result.admm is None and result.stats.compression_rate > 2.5
     with pytest.raises(ValueError, match="'admn'.*admm, magnitude"):
         PruneConfig(method="admn")
 
@@ -106,15 +111,16 @@ def test_projected_accuracy_is_measured_with_recalibrated_batchnorm(trained):
     """``accuracy.projected`` is the hard-pruned model after BatchNorm recalibration, not with stale statistics."""
     splits, state, _ = trained
     rate = LayerRate(filter=0.5, column=0.5)
-    _, report = prune(fresh(state), splits, config(method="magnitude", rate=rate, retrain_epochs=0, export=False))
-    assert set(report["accuracy"]) >= {"dense", "projected", "retrained", "compacted"}
+    accuracy = prune(fresh(state), splits, config(method="magnitude", rate=rate, retrain_epochs=0,
+                                                  export=False)).accuracy
+    assert set(accuracy) >= {"dense", "projected", "retrained", "compacted"}
     model = fresh(state)
     structure = trace_structure(model, splits.input_shape)
     project_masks(structure, layer_weights(model), "filter+column", uniform_rates(structure, rate)).apply(model)
     stale = evaluate(model, splits.loader("test"))["accuracy"]
     recalibrate_bn(model, calibration_batches(splits, CALIBRATION_BATCHES))
-    assert report["accuracy"]["projected"] == pytest.approx(evaluate(model, splits.loader("test"))["accuracy"])
-    assert report["accuracy"]["projected"] > stale + 0.05, (report["accuracy"], stale)
+    assert accuracy["projected"] == pytest.approx(evaluate(model, splits.loader("test"))["accuracy"])
+    assert accuracy["projected"] > stale + 0.05, (accuracy, stale)
 
 
 @pytest.mark.slow
@@ -124,12 +130,12 @@ def test_default_settings_prune_digits_4x_within_a_point_and_a_half():
     torch.manual_seed(0)
     model = build_model("small_cnn")
     train(model, splits, TrainConfig(epochs=15, threads=1, progress=False))
-    _, report = prune(model, splits, PruneConfig(target=4.0, export=False, budget=PruneBudget(
+    result = prune(model, splits, PruneConfig(target=4.0, export=False, budget=PruneBudget(
         train=TrainConfig(lr=0.01, threads=1, progress=False))))
-    a = report["accuracy"]
-    assert report["stats"]["compression_rate"] >= 4.0
+    a = result.accuracy
+    assert result.stats.compression_rate >= 4.0
     assert a["projected"] >= 0.85 and a["compacted"] >= a["dense"] - 0.015, a
-    assert report["admm"]["updates"][-1]["residual"] < report["admm"]["updates"][0]["residual"]
+    assert result.admm["updates"][-1]["residual"] < result.admm["updates"][0]["residual"]
 
 
 def test_retraining_runs_on_the_compacted_model_with_its_pruned_columns_held(trained, monkeypatch):
@@ -145,9 +151,9 @@ def test_retraining_runs_on_the_compacted_model_with_its_pruned_columns_held(tra
         return history
 
     monkeypatch.setattr(sequence, "train_phase", spy)
-    _, report = prune(fresh(state), splits, config(export=False))
+    accuracy = prune(fresh(state), splits, config(export=False)).accuracy
     dense = sum(p.numel() for p in fresh(state).parameters())
     (admm_stream, admm_params), _, (retrain_stream, retrain_params), (_, zero_columns) = seen
     assert admm_stream == "prune/admm" and admm_params == dense
     assert retrain_stream == "prune/retrain" and retrain_params < 0.7 * dense  # half the filters are gone
-    assert zero_columns > 0 and report["accuracy"]["retrained"] == pytest.approx(report["accuracy"]["compacted"])
+    assert zero_columns > 0 and accuracy["retrained"] == pytest.approx(accuracy["compacted"])

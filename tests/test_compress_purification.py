@@ -110,3 +110,13 @@ def test_remnants_go_only_while_the_check_allows():
     strict = iter([1.0, 0.0])
     purified, result = purify(copy.deepcopy(model), s, check=lambda m: next(strict))
     assert (purified.conv.weight[3] != 0).all() and not result.remnants["tried"][0]["accepted"]
+
+
+def test_purify_changes_neither_the_weights_nor_the_mode_of_its_input():
+    model = chain(1, 0, beta=0.8)
+    s = trace_structure(model, (2, 6, 6))
+    model.train()
+    state = copy.deepcopy(model.state_dict())
+    for check in (None, lambda m: 1.0):
+        purify(model, s, check)
+        assert model.training and all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())

@@ -28,7 +28,7 @@ def test_compress_resume_needs_nothing_else_and_search_resume_needs_a_log(capsys
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["target"] == {"kind": "macs", "factor": 1.5}
-    assert report["final"]["mac_reduction"] >= 1.5 * 0.999
+    assert report["stats"]["mac_reduction"] >= 1.5 * 0.999
     assert (tmp_path / "model.pt").is_file() and (tmp_path / "round-1" / "search.jsonl").is_file()
 
 

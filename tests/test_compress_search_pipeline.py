@@ -6,7 +6,7 @@ import torch
 
 from compress.pruning import PruneBudget
 from compress.restore import restore_model
-from compress.search import CompressConfig, QuickEvalConfig, SearchConfig, autocompress, round_targets
+from compress.search import CompressConfig, QuickEvalConfig, RoundResult, SearchConfig, autocompress, round_targets
 from compress.train import TrainConfig
 
 CONFIG = CompressConfig(
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def uninterrupted(trained, tmp_path_factory):
     model, splits = trained
     out = tmp_path_factory.mktemp("full")
-    small, report = autocompress(model, splits, CONFIG, out=out, arch="small_cnn")
-    return small, report, out
+    return autocompress(model, splits, CONFIG, out=out, arch="small_cnn"), out
 
 
 class Killed(Exception):
@@ -61,18 +60,23 @@ def test_round_targets_grow_geometrically():
 
 def test_each_round_reaches_its_target_and_the_final_model_reloads(trained, uninterrupted):
     model, splits = trained
-    small, report, out = uninterrupted
-    assert [r["target"]["factor"] for r in report["rounds"]] == [2.0, 4.0]
-    for r in report["rounds"]:
-        assert r["compression_rate"] >= r["target"]["factor"] * 0.999  # purification only removes more
-        assert set(r["seconds"]) >= {"search", "admm", "retrain", "purify_compact_eval"}
-        assert r["search"]["candidates"] == 5
-        assert 0.0 <= r["val_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
+    report, out = uninterrupted
+    assert [r.target for r in report.rounds] == [("rate", 2.0), ("rate", 4.0)]
+    for r in report.rounds:
+        assert r.stats.compression_rate >= r.target[1] * 0.999  # purification only removes more
+        assert set(r.seconds) >= {"search", "admm", "retrain", "purify_compact_eval"}
+        assert r.search["candidates"] == 5
+        assert 0.0 <= r.accuracy["val"] <= 1.0 and 0.0 <= r.accuracy["compacted"] <= 1.0
     reloaded = restore_model(out / "model.pt")[0].eval()  # dense architecture + one composed record
     x, _ = next(iter(splits.loader("test", 64)))
-    assert torch.allclose(reloaded(x), small(x), atol=1e-5)
+    assert torch.allclose(reloaded(x), report.model(x), atol=1e-5)
     saved = json.loads((out / "report.json").read_text())
-    assert saved["final"]["compression_rate"] == report["rounds"][-1]["compression_rate"]
+    assert saved["target"] == {"kind": "rate", "factor": 4.0}
+    assert saved["stats"] == report.rounds[-1].stats.to_json() and saved["stats"]["compression_rate"] >= 4.0 * 0.999
+    assert saved["accuracy"] == {"dense": report.rounds[0].accuracy["dense"],
+                                 "compacted": report.rounds[-1].accuracy["compacted"],
+                                 "val": report.rounds[-1].accuracy["val"]}
+    assert [RoundResult.from_json(r) for r in saved["rounds"]] == list(report.rounds)
     assert "| 2 | 4x |" in (out / "report.md").read_text()
 
 
@@ -80,11 +84,11 @@ def test_each_round_reaches_its_target_and_the_final_model_reloads(trained, unin
                                   dict(phase="admm", round=2, epoch=2)])
 def test_resume_after_a_kill_mid_pipeline_gives_the_same_result(trained, uninterrupted, tmp_path, kill):
     model, splits = trained
-    small, report, _ = uninterrupted
+    report, _ = uninterrupted
     with pytest.raises(Killed):
         autocompress(model, splits, CONFIG, out=tmp_path, callback=kill_when(**kill))
     seen = []
-    resumed, again = autocompress(model, splits, CONFIG, out=tmp_path, resume=True, callback=seen.append)
+    again = autocompress(model, splits, CONFIG, out=tmp_path, resume=True, callback=seen.append)
     if kill["round"] == 2:  # round 1 was finished: it is loaded, not redone
         assert not [e for e in seen if e["round"] == 1]
     if kill["phase"] in ("admm", "retrain"):  # training continues from the last epoch checkpoint
@@ -92,10 +96,10 @@ def test_resume_after_a_kill_mid_pipeline_gives_the_same_result(trained, uninter
         assert epochs == [kill["epoch"]]
     if kill["phase"] == "search":  # the search replays its log: no step before the kill is evaluated again
         assert [e["cached"] for e in seen if e["phase"] == "search"][:3] == [False] * 3
-    assert [r["rates"] for r in again["rounds"]] == [r["rates"] for r in report["rounds"]]
-    for a, b in zip(resumed.state_dict().values(), small.state_dict().values()):
+    assert [r.rates for r in again.rounds] == [r.rates for r in report.rounds]
+    for a, b in zip(again.model.state_dict().values(), report.model.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
-    assert again["final"]["compression_rate"] == report["final"]["compression_rate"]
+    assert again.stats == report.stats
 
 
 def test_exactly_one_final_target():
@@ -116,17 +120,17 @@ def test_latency_target_reports_predicted_and_measured_cost_per_round(trained, t
     cost, kept_cost = mac_cost(model, splits.input_shape)
     objective = LatencyObjective(predict=cost, measure=lambda m: 1.1 * cost(m), unit="M MACs", predict_kept=kept_cost)
     config = replace(CONFIG, target_rate=None, target_latency=3.0, latency_retries=0)  # no check before training
-    _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn")
+    report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn")
     dense = cost(model)
-    for r, factor in zip(report["rounds"], round_targets(3.0, 2)):
-        latency = r["latency"]
+    for r, factor in zip(report.rounds, round_targets(3.0, 2)):
+        latency = r.latency
         assert latency["goal"] == pytest.approx(dense / factor)
         assert latency["predicted"] <= latency["goal"] * 1.001  # purification only removes more
         assert latency["measured"] == pytest.approx(1.1 * latency["predicted"])
         assert latency["prediction_error"] == pytest.approx(1 / 1.1 - 1)
-    aimed = [r["target"]["factor"] for r in report["rounds"]]
+    aimed = [r.target[1] for r in report.rounds]
     assert aimed == pytest.approx([round_targets(3.0, 2)[0], 1.1 * round_targets(3.0, 2)[1]])  # corrected by round 1
-    assert report["rounds"][1]["latency"]["measured"] <= report["rounds"][1]["latency"]["goal"] * 1.001
+    assert report.rounds[1].latency["measured"] <= report.rounds[1].latency["goal"] * 1.001
     assert "cost measured on the compiled model (M MACs)" in (tmp_path / "report.md").read_text()
 
 
@@ -158,9 +162,9 @@ def test_a_latency_round_measures_its_searched_rates_before_training_and_searche
     assert checks[1]["aim"] == pytest.approx(2.0 * 1.1)
     assert checks[1]["measured"] <= goal * 1.05
     calls = len(measured)
-    _, report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn", resume=True)
+    report = autocompress(model, splits, config, out=tmp_path, latency=objective, arch="small_cnn", resume=True)
     assert len(measured) == calls + 1  # only the round's final measurement; the checks were replayed
-    r = report["rounds"][0]
-    assert r["latency_checks"] == checks
-    assert r["latency"]["measured"] <= r["latency"]["goal"] * 1.05
+    r = report.rounds[0]
+    assert r.latency_checks == checks
+    assert r.latency["measured"] <= r.latency["goal"] * 1.05
     assert "check 2 before training" in (tmp_path / "report.md").read_text()

@@ -36,9 +36,9 @@ def test_user_model_prunes_compiles_and_matches_onnxruntime(tmp_path, capsys):
     fast = TrainConfig(epochs=3, batch_size=64, threads=1, progress=False)
     train(model, splits, fast)
     budget = PruneBudget(admm_epochs=1, retrain_epochs=1, train=fast)
-    small, report = prune(model, splits, PruneConfig(rate=LayerRate(filter=0.5, column=0.3), budget=budget),
-                          run_dir=tmp_path / "pruned")
-    assert report["stats"]["compression_rate"] > 2.0 and report["accuracy"]["compacted"] > 0.5
+    result = prune(model, splits, PruneConfig(rate=LayerRate(filter=0.5, column=0.3), budget=budget),
+                   run_dir=tmp_path / "pruned")
+    assert result.stats.compression_rate > 2.0 and result.accuracy["compacted"] > 0.5
     out = tmp_path / "binary"
     assert main(["compile", "--onnx", str(tmp_path / "pruned" / "model.onnx"), "-o", str(out)]) == 0
     assert main(["bench", str(out), "--runs", "2", "--warmup", "0", "--json"]) == 0

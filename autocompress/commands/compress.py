@@ -39,14 +39,15 @@ def run(args: argparse.Namespace) -> int:
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
                             quick_eval=quick_config(args), budget=pruning_budget(args), **latency_checks(args))
     resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
-    _, report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model)
+    report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model)
     if args.json:
-        print_json(report)
+        print_json(report.to_json())
         return 0
-    final = report["final"]
-    print(f"{args.model}: {final['compression_rate']:.2f}x fewer weights, {final['mac_reduction']:.2f}x fewer MACs, "
-          f"test accuracy {final['test_accuracy']:.4f} after {args.rounds} rounds; {out}/model.pt, {out}/report.md")
-    latency = report["rounds"][-1].get("latency")
+    s = report.stats
+    print(f"{args.model}: {s.compression_rate:.2f}x fewer weights, {s.mac_reduction:.2f}x fewer MACs, "
+          f"test accuracy {report.accuracy['compacted']:.4f} after {args.rounds} rounds; {out}/model.pt, "
+          f"{out}/report.md")
+    latency = report.rounds[-1].latency
     if latency:
         print(f"cost on {args.latency_device}: predicted {latency['predicted']:.4g}, measured "
               f"{latency['measured']:.4g} {latency['unit']} (goal {latency['goal'] or 0:.4g})")

@@ -68,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args, splits)
     out = Path(args.out or f"runs/prune-{args.model}")
     resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
-    _, report = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume)
+    result = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume)
     if args.json:
-        print_json(report)
+        print_json(result.to_json())
     else:
-        a, s = report["accuracy"], report["stats"]
+        a, s = result.accuracy, result.stats
         print(f"{args.model} {config.scheme}/{config.method}: accuracy {a['dense']:.4f} -> {a['compacted']:.4f}, "
-              f"{s['compression_rate']:.2f}x fewer weights, params {s['params']}, MACs {s['structured_macs']}; "
+              f"{s.compression_rate:.2f}x fewer weights, params {s.params}, MACs {s.structured_macs}; "
               f"run folder {out}")
     return 0

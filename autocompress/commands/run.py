@@ -57,10 +57,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(report)
         return 0
-    final, bench = report["final"], report["bench"]["compressed"]
+    stats, bench = report["stats"], report["bench"]["compressed"]
     latency = ("emulated" if bench["emulated"] else f"{bench['median_ms']:.3f} ms median "
                f"(dense {report['bench']['dense']['median_ms']:.3f} ms)")
-    print(f"{report['arch']}: test accuracy {report['baseline_test_accuracy']:.4f} -> {final['test_accuracy']:.4f}, "
-          f"{final['compression_rate']:.2f}x fewer weights, {final['mac_reduction']:.2f}x fewer MACs, "
+    print(f"{report['arch']}: test accuracy {report['baseline_test_accuracy']:.4f} -> "
+          f"{report['accuracy']['compacted']:.4f}, {stats['compression_rate']:.2f}x fewer weights, "
+          f"{stats['mac_reduction']:.2f}x fewer MACs, "
           f"{latency} on {args.device}; report {out}/report.md")
     return 0

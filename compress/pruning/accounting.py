@@ -4,30 +4,64 @@ compression rate = dense conv+fc weights / remaining nonzero conv+fc weights (BN
 Params and MACs of the compacted model come from ``compress.counting``.
 
 >>> stats = compression_stats(dense, small, (3, 32, 32))
->>> stats["compression_rate"], stats["params"], stats["structured_macs"]
+>>> stats.compression_rate, stats.params, stats.structured_macs
 >>> rate, achieved = rates_for_target(model, structure, "filter+column", target=4.0)
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+
 import torch
 from torch import nn
 
-from ..counting import count_model
+from ..counting import ModelCount, count_model
 from .plan import LayerRate, layer_weights, project_masks, uniform_rates
 from .projection import check_scheme
 from .structure import Structure
 
 
-def compression_stats(dense: nn.Module, model: nn.Module, input_shape: tuple[int, ...]) -> dict:
+@dataclass(frozen=True)
+class CompressionStats:
+    """Weights, params and MACs of a compressed model against its dense original; every prune result and
+    compression round reports these."""
+
+    dense_weights: int  # conv+fc weights of the dense model (BN and biases excluded)
+    nonzero_weights: int
+    dense_params: int  # every parameter, BN and biases included
+    params: int  # of the compacted model
+    nonzero_params: int  # params once zero conv+fc weights are not stored
+    dense_macs: int
+    macs: int  # of the compacted model, zeros included
+    structured_macs: int  # all-zero filters and columns skipped
+    nonzero_macs: int  # every zero weight skipped
+
+    @property
+    def compression_rate(self) -> float:
+        """Dense conv+fc weights / nonzero ones."""
+        return self.dense_weights / max(self.nonzero_weights, 1)
+
+    @property
+    def mac_reduction(self) -> float:
+        """Dense MACs / MACs over kept filters x columns."""
+        return self.dense_macs / max(self.structured_macs, 1)
+
+    @classmethod
+    def of(cls, dense: ModelCount, model: ModelCount) -> CompressionStats:
+        """The statistics of ``model``'s counts against ``dense``'s."""
+        return cls(dense.weights, model.nonzero_weights, dense.params, model.params, model.nonzero_params,
+                   dense.macs, model.macs, model.structured_macs, model.nonzero_macs)
+
+    def to_json(self) -> dict:
+        return asdict(self) | {"compression_rate": self.compression_rate, "mac_reduction": self.mac_reduction}
+
+    @classmethod
+    def from_json(cls, data: dict) -> CompressionStats:
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+def compression_stats(dense: nn.Module, model: nn.Module, input_shape: tuple[int, ...]) -> CompressionStats:
     """Weights, params and MACs of ``model`` against the ``dense`` original."""
-    before, after = count_model(dense, input_shape), count_model(model, input_shape)
-    return {
-        "dense_weights": before.weights, "nonzero_weights": after.nonzero_weights,
-        "compression_rate": before.weights / max(after.nonzero_weights, 1),
-        "dense_params": before.params, "params": after.params, "nonzero_params": after.nonzero_params,
-        "dense_macs": before.macs, "macs": after.macs, "structured_macs": after.structured_macs,
-        "nonzero_macs": after.nonzero_macs, "mac_reduction": before.macs / max(after.structured_macs, 1),
-    }
+    return CompressionStats.of(count_model(dense, input_shape), count_model(model, input_shape))
 
 
 def _rate(scheme: str, t: float) -> LayerRate:

@@ -195,7 +195,7 @@ def purify_and_compact(model: nn.Module, structure: Structure, inputs: torch.Ten
 
     ``check`` and ``config`` go to ``purify`` (remnant removal while ``check`` stays within tolerance).
     """
-    purified, purification = purify(copy.deepcopy(model).eval(), structure, check, config or PurifyConfig())
+    purified, purification = purify(copy.deepcopy(model).eval(), structure, check, config)
     small, record = compact(purified, structure, purification)
     difference = _max_difference(purified, small, inputs)
     if difference > max_difference:

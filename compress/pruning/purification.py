@@ -18,8 +18,8 @@
 3. **Remnants** (optional, guarded): rows/columns whose norm is tiny next to the layer's typical one are
    zeroed, at growing thresholds, while ``check(model)`` (e.g. validation accuracy) stays within tolerance.
 
->>> result = purify(model, structure)                 # model: eval-mode weights with pruning zeros
->>> small, record = compact(model, structure, result)  # compaction.py
+>>> purified, result = purify(model, structure)          # model: eval mode, weights with pruning zeros
+>>> small, record = compact(purified, structure, result)  # compaction.py
 """
 from __future__ import annotations
 
@@ -235,8 +235,10 @@ def remnant_masks(model: nn.Module, threshold: float) -> Masks:
 
 
 def remove_remnants(model: nn.Module, check: Callable[[nn.Module], float],
-                    config: PurifyConfig = PurifyConfig()) -> tuple[nn.Module, dict]:
-    """Zero ever larger remnants while ``check`` stays within ``config.tolerance`` of its start value."""
+                    config: PurifyConfig | None = None) -> tuple[nn.Module, dict]:
+    """Zero ever larger remnants (in copies of ``model``) while ``check`` stays within ``config.tolerance`` of its
+    start value."""
+    config = config or PurifyConfig()
     base = check(model)
     log = {"base": base, "tried": []}
     best = model
@@ -256,14 +258,14 @@ def remove_remnants(model: nn.Module, check: Callable[[nn.Module], float],
 
 
 def purify(model: nn.Module, structure: Structure, check: Callable[[nn.Module], float] | None = None,
-           config: PurifyConfig = PurifyConfig()) -> tuple[nn.Module, Purification]:
-    """Remove remnants (when ``check`` is given), then find removable channels; ``model`` is not changed.
+           config: PurifyConfig | None = None) -> tuple[nn.Module, Purification]:
+    """Remove remnants (when ``check`` is given), then find the channels that can go in ``model`` (eval mode: the
+    function kept is the eval-mode one); ``model`` is not changed.
 
-    Returns the (possibly remnant-zeroed) model to compact and the purification record.
+    Returns the model to compact (``model`` itself, or a remnant-zeroed copy) and the purification record.
     """
     remnants: dict = {}
     if check is not None:
         model, remnants = remove_remnants(model, check, config)
-    model.eval()
     consts = analyse_constants(model, structure)
     return model, Purification(find_removable(model, structure, consts), consts, remnants)

@@ -12,15 +12,16 @@ the previous round's measured / predicted cost (``_aim``).
 The final ``model.pt`` stores one compaction record against the dense architecture
 (``compress.restore.restore_model`` rebuilds it), plus ``report.json`` and ``report.md``.
 
->>> small, report = autocompress(model, splits, CompressConfig(target_rate=8, rounds=3), out="runs/ac", arch="resnet20")
->>> [r["compression_rate"] for r in report["rounds"]]          # about [2, 4, 8]
+>>> report = autocompress(model, splits, CompressConfig(target_rate=8, rounds=3), out="runs/ac", arch="resnet20")
+>>> [r.stats.compression_rate for r in report.rounds]          # about [2, 4, 8]
+>>> report.model, report.accuracy["compacted"]
 """
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +36,7 @@ from ..run_folder import record_config
 from .config import CompressConfig
 from .latency import LatencyObjective, ModuleLatencyFn, as_objective
 from .report import run_markdown
+from .results import CompressReport, RoundResult
 from .rounds import RunContext, load_round, run_round
 from .target import Target
 
@@ -44,10 +46,10 @@ def round_targets(final: float, rounds: int) -> list[float]:
     return [round(final ** (k / rounds), 6) for k in range(1, rounds + 1)]
 
 
-def _aim(kind: str, factor: float, rounds: list[dict]) -> float:
+def _aim(kind: str, factor: float, rounds: list[RoundResult]) -> float:
     """The factor a round's search aims at: for a latency target, ``factor`` times the last measured round's
     measured / predicted cost, so a table that under-predicts this model family is corrected in the next round."""
-    last = rounds[-1].get("latency", {}) if rounds else {}
+    last = (rounds[-1].latency or {}) if rounds else {}
     if kind != "latency" or "measured" not in last:
         return factor
     return max(1.0, factor * last["measured"] / last["predicted"])
@@ -56,8 +58,8 @@ def _aim(kind: str, factor: float, rounds: list[dict]) -> float:
 def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: str | Path | None = None,
                  resume: bool = False, callback: Callable[[dict], None] | None = None,
                  latency: LatencyObjective | ModuleLatencyFn | None = None,
-                 arch: str | None = None) -> tuple[nn.Module, dict]:
-    """Compress ``model`` (trained weights; not changed) in rounds; returns the compacted model and the report.
+                 arch: str | None = None) -> CompressReport:
+    """Compress ``model`` (trained weights; not changed) in rounds; the report holds the compacted model.
 
     ``latency`` (a :class:`LatencyObjective`, or a bare model -> cost predictor) is needed for ``target_latency``;
     with it every round reports predicted (and measured) cost. ``arch`` (registry name) goes into ``model.pt`` so
@@ -84,26 +86,20 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"
         target = Target(kind, _aim(kind, factor, rounds), config.tolerance, float(reference))
+        goal = reference / factor if kind == "latency" else None
         if resume and (run_dir / "round.json").is_file():
-            small, step_record = load_round(current, run_dir)
-            report = json.loads((run_dir / "round.json").read_text())
+            small, step_record, result = load_round(current, run_dir)
         else:
-            goal = reference / factor if kind == "latency" else None
-            small, step_record, report = run_round(index, current, target, run_dir, context, goal)
-        current, record = small.cpu(), compose_records(record, step_record)
-        if objective is not None and "latency" not in report:
-            report["latency"] = objective.report(current.eval(), reference / factor if kind == "latency" else None)
-            write_json(run_dir / "round.json", report)
-        rounds.append(report)
+            small, step_record, result = run_round(index, current, target, run_dir, context, goal)
+        current, record = small.cpu().eval(), compose_records(record, step_record)
+        if objective is not None and result.latency is None:
+            result = replace(result, latency=objective.report(current, goal))
+            write_json(run_dir / "round.json", result.to_json())
+        rounds.append(result)
+    report = CompressReport(current, record, config, arch, splits.source, tuple(rounds), time.time() - t0)
     meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
-    report = {**meta, "data": splits.source, "scheme": config.scheme, "target": {"kind": kind, "factor": final},
-              "rounds": rounds, "final": {k: rounds[-1][k] for k in (
-                  "compression_rate", "mac_reduction", "val_accuracy", "test_accuracy", "params",
-                  "nonzero_weights", "structured_macs")},
-              "dense": {"weights": dense_counts.weights, "macs": dense_counts.macs, "params": dense_counts.params},
-              "seconds": time.time() - t0, "config": config.to_dict()}
     save_checkpoint(out / "model.pt", {**meta, "state_dict": current.state_dict(), "structure": record,
-                                       "metrics": report["final"], "config": report["config"]})
-    write_json(out / "report.json", report)
+                                       "metrics": report.accuracy, "config": config.to_dict()})
+    write_json(out / "report.json", report.to_json())
     write_text(out / "report.md", run_markdown(report))
-    return current.eval(), report
+    return report

@@ -1,11 +1,12 @@
-"""Markdown views of the pipeline's JSON reports (the JSON is the record; these are for reading).
+"""Markdown views of the pipeline's results (their JSON is the record; these are for reading).
 
->>> (run_dir / "round.md").write_text(round_markdown(round_report))
+>>> (run_dir / "round.md").write_text(round_markdown(round_result))
 >>> (out / "report.md").write_text(run_markdown(report))
 """
 from __future__ import annotations
 
 from ..pruning.admm import describe
+from .results import CompressReport, RoundResult
 
 
 def _rate_cell(rate: dict) -> str:
@@ -13,24 +14,24 @@ def _rate_cell(rate: dict) -> str:
     return ", ".join(parts) or "0"
 
 
-def round_markdown(r: dict) -> str:
+def round_markdown(r: RoundResult) -> str:
     """One round: target, outcome, time per phase and the chosen per-layer rates."""
-    s, t = r["search"], r["seconds"]
-    lines = [f"# Round {r['round']}: {r['target']['kind']} {r['target']['factor']:g}x", "",
+    s, t, (kind, factor) = r.search, r.seconds, r.target
+    lines = [f"# Round {r.round}: {kind} {factor:g}x", "",
              "| | value |", "| --- | --- |",
-             f"| compression rate (conv+fc weights, vs dense) | {r['compression_rate']:.2f}x |",
-             f"| MAC reduction (kept rows x columns, vs dense) | {r['mac_reduction']:.2f}x |",
-             f"| validation accuracy | {r['val_accuracy']:.4f} |",
-             *_accuracy_rows(r.get("accuracy", {})), f"| ADMM converged | {describe(r.get('admm'))} |",
-             f"| test accuracy | {r['test_accuracy']:.4f} |",
+             f"| compression rate (conv+fc weights, vs dense) | {r.stats.compression_rate:.2f}x |",
+             f"| MAC reduction (kept rows x columns, vs dense) | {r.stats.mac_reduction:.2f}x |",
+             f"| validation accuracy | {r.accuracy['val']:.4f} |",
+             *_accuracy_rows(r.accuracy), f"| ADMM converged | {describe(r.admm)} |",
+             f"| test accuracy | {r.accuracy['compacted']:.4f} |",
              f"| search: candidates / evaluated | {s['candidates']} / {s['evaluations']} |",
              f"| search: best quick-eval score | {s['quick_score']:.4f} |",
              f"| seconds: search / ADMM / retrain / purify+compact+eval | {t['search']:.0f} / {t['admm']:.0f} / "
-             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", *_latency_rows(r.get("latency")),
-             *_check_rows(r.get("latency_checks", [])), "",
+             f"{t['retrain']:.0f} / {t['purify_compact_eval']:.0f} |", *_latency_rows(r.latency),
+             *_check_rows(r.latency_checks), "",
              "Rates are fractions removed from this round's input model (the previous round's result).", "",
              "| layer | rates (fraction removed) |", "| --- | --- |"]
-    lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r["rates"].items()]
+    lines += [f"| {name} | {_rate_cell(rate)} |" for name, rate in r.rates.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -62,18 +63,18 @@ def _check_rows(checks: list[dict]) -> list[str]:
             for i, c in enumerate(checks, 1)]
 
 
-def run_markdown(report: dict) -> str:
+def run_markdown(report: CompressReport) -> str:
     """The whole run: one row per round, then each round's table."""
-    target = report["target"]
-    lines = [f"# AutoCompress: {report.get('arch') or 'model'} to {target['kind']} {target['factor']:g}x "
-             f"({report['scheme']})", "", f"data: {report['data']}", "",
+    kind, factor = report.target
+    lines = [f"# AutoCompress: {report.arch or 'model'} to {kind} {factor:g}x ({report.config.scheme})", "",
+             f"data: {report.data}", "",
              "| round | target | compression | MAC reduction | val acc | test acc | seconds |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in report["rounds"]:
-        lines.append(f"| {r['round']} | {r['target']['factor']:g}x | {r['compression_rate']:.2f}x | "
-                     f"{r['mac_reduction']:.2f}x | {r['val_accuracy']:.4f} | {r['test_accuracy']:.4f} | "
-                     f"{r['seconds']['total_wall']:.0f} |")
+    for r in report.rounds:
+        lines.append(f"| {r.round} | {r.target[1]:g}x | {r.stats.compression_rate:.2f}x | "
+                     f"{r.stats.mac_reduction:.2f}x | {r.accuracy['val']:.4f} | {r.accuracy['compacted']:.4f} | "
+                     f"{r.seconds['total_wall']:.0f} |")
     lines.append("")
-    for r in report["rounds"]:
+    for r in report.rounds:
         lines.append(round_markdown(r).replace("# Round", "## Round"))
     return "\n".join(lines)

@@ -5,11 +5,13 @@ and the one training loop; this module only orders them, checkpoints them and re
 every search step and every training epoch (progress, or a test's simulated kill).
 
 >>> context = RunContext(splits, config, count_model(dense, splits.input_shape), teacher=dense)
->>> small, record, report = run_round(1, model, Target("rate", 2.0, reference=270896), Path("r1"), context)
+>>> small, record, result = run_round(1, model, Target("rate", 2.0, reference=270896), Path("r1"), context)
+>>> result.stats.compression_rate, result.accuracy["compacted"]
 """
 from __future__ import annotations
 
 import copy
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..counting import ModelCount, count_model
 from ..data import Splits
 from ..files import write_json, write_text
+from ..pruning.accounting import CompressionStats
 from ..pruning.compaction import replay
 from ..pruning.sequence import prune_sequence
 from ..pruning.structure import Structure
@@ -30,6 +33,7 @@ from .config import CompressConfig
 from .device_check import search_checked
 from .latency import LatencyObjective
 from .report import round_markdown
+from .results import RoundResult
 from .searcher import prepare
 from .target import Target
 
@@ -49,12 +53,13 @@ class RunContext:
     callback: Callback | None = None
 
 
-def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict]:
-    """A finished round's compacted model (its record replayed on the previous round's model) and record."""
+def load_round(previous: nn.Module, run_dir: Path) -> tuple[nn.Module, dict, RoundResult]:
+    """A finished round's compacted model (its record replayed on the previous round's model), record and result."""
     data = load_checkpoint(run_dir / "result.pt")
     model = replay(copy.deepcopy(previous).cpu(), data["structure"])
     model.load_state_dict(data["state_dict"])
-    return model.eval(), data["structure"]
+    result = RoundResult.from_json(json.loads((run_dir / "round.json").read_text()))
+    return model.eval(), data["structure"], result
 
 
 def _search(index: int, model: nn.Module, target: Target, log: Path, context: RunContext):
@@ -90,8 +95,8 @@ def search_round(index: int, model: nn.Module, target: Target, run_dir: Path, co
 
 
 def run_round(index: int, model: nn.Module, target: Target, run_dir: Path, context: RunContext,
-              goal: float | None = None) -> tuple[nn.Module, dict, dict]:
-    """One round on ``model`` (not changed); returns the compacted model, its record and the round report.
+              goal: float | None = None) -> tuple[nn.Module, dict, RoundResult]:
+    """One round on ``model`` (not changed); returns the compacted model, its record and the round's result.
 
     ``goal`` is a latency target's cost goal for this round, which the searched rates are measured against before
     training.
@@ -99,37 +104,27 @@ def run_round(index: int, model: nn.Module, target: Target, run_dir: Path, conte
     t0 = time.time()
     config, splits = context.config, context.splits
     work = copy.deepcopy(model).to(config.budget.train.device)
-    structure, result, checks = search_round(index, work, target, run_dir, context, goal)
+    structure, found, checks = search_round(index, work, target, run_dir, context, goal)
     search_wall = time.time() - t0
-    pruned = prune_sequence(work, splits, structure, config.scheme, result.best.layer_rates(), config.budget, run_dir,
+    pruned = prune_sequence(work, splits, structure, config.scheme, found.best.layer_rates(), config.budget, run_dir,
                             context.resume, teacher=context.teacher, stream=f"round-{index}",
                             callback=context.callback, event={"round": index})
-    small, record, acc, history = pruned.model, pruned.record, pruned.accuracy, pruned.history
-    acc["quick_eval"] = result.best_eval.accuracy
-    counts = count_model(small, splits.input_shape)
-    seconds = {"search": result.seconds, "search_wall": search_wall,
+    small, history = pruned.model.cpu(), pruned.history
+    seconds = {"search": found.seconds, "search_wall": search_wall,
                "admm": sum(h["seconds"] for h in history.get("admm", [])),
                "retrain": sum(h["seconds"] for h in history["retrain"]),
                "purify_compact_eval": pruned.seconds, "total_wall": time.time() - t0}
-    report = {
-        "round": index, "target": {"kind": target.kind, "factor": target.factor},
-        "rates": result.best.to_data()["rates"],
-        "search": {"candidates": result.steps, "evaluations": result.evaluations,
-                   "quick_score": result.best_eval.score, "analytic_factor": result.achieved,
-                   "seconds_per_candidate": result.seconds / max(result.steps, 1)},
-        "compression_rate": context.dense.weights / max(counts.nonzero_weights, 1),
-        "mac_reduction": context.dense.macs / max(counts.structured_macs, 1),
-        "nonzero_weights": counts.nonzero_weights, "params": counts.params, "structured_macs": counts.structured_macs,
-        "val_accuracy": acc["val"], "test_accuracy": acc["compacted"], "accuracy": acc, "admm": pruned.admm,
-        "purification": pruned.purification, "history": history, "seconds": seconds,
-    }
-    if checks:
-        report["latency_checks"] = checks
-    small = small.cpu()
-    save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": record,
-                                            "metrics": {k: report[k] for k in ("compression_rate", "val_accuracy")}})
-    write_json(run_dir / "round.json", report)
-    write_text(run_dir / "round.md", round_markdown(report))
+    result = RoundResult(
+        round=index, target=(target.kind, target.factor), rates=found.best.to_data()["rates"],
+        search={"candidates": found.steps, "evaluations": found.evaluations, "quick_score": found.best_eval.score,
+                "analytic_factor": found.achieved, "seconds_per_candidate": found.seconds / max(found.steps, 1)},
+        stats=CompressionStats.of(context.dense, count_model(small, splits.input_shape)),
+        accuracy=pruned.accuracy | {"quick_eval": found.best_eval.accuracy}, admm=pruned.admm,
+        purification=pruned.purification, history=history, seconds=seconds, latency_checks=checks)
+    save_checkpoint(run_dir / "result.pt", {"state_dict": small.state_dict(), "structure": pruned.record,
+                                            "metrics": result.accuracy})
+    write_json(run_dir / "round.json", result.to_json())
+    write_text(run_dir / "round.md", round_markdown(result))
     if context.callback is not None:
         context.callback({"phase": "round-done", "round": index})
-    return small, record, report
+    return small, pruned.record, result
