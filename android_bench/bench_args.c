@@ -1,8 +1,10 @@
 /*!
  * \file bench_args.c
- * \brief Parsing of --input --output --warmup --runs --threads --pin --seed --workspace-mb --profile --info.
+ * \brief Parsing of --input --output --warmup --warmup-ms --runs --min-ms --delay-ms --threads --pin --seed
+ *        --workspace-mb --profile --info.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,27 +13,35 @@
 #include "logging.h"
 
 static const char kUsage[] =
-    "usage: %s [--input F] [--output F] [--warmup N] [--runs N] [--threads T] [--pin CPULIST]\n"
-    "          [--seed S] [--workspace-mb M] [--profile] [--info]\n"
+    "usage: %s [--input F] [--output F] [--warmup N] [--warmup-ms T] [--runs N] [--min-ms T] [--delay-ms T]\n"
+    "          [--threads T] [--pin CPULIST] [--seed S] [--workspace-mb M] [--profile] [--info]\n"
     "  --input F        raw little-endian float32 input of the model's input shape (default: random)\n"
     "  --output F       write the last run's raw float32 output here\n"
     "  --warmup N       untimed runs before timing (default 3)\n"
-    "  --runs N         timed runs (default 10, at most %d)\n"
+    "  --warmup-ms T    warm up for at least T ms of wall time as well (default 0)\n"
+    "  --runs N         timed runs (default 10)\n"
+    "  --min-ms T       time runs until at least T ms of wall time have passed as well (default 0)\n"
+    "  --delay-ms T     sleep T ms before every inference but the first, against thermal throttling; the sleep\n"
+    "                   is not timed but counts in --warmup-ms and --min-ms (default 0)\n"
     "  --threads T      threads for parallel kernels, the caller included (default 1, at most %d)\n"
     "  --pin CPULIST    pin thread i to the i-th CPU of a list like 4-7 or 0,2 (default: no pinning)\n"
     "  --seed S         seed of the random input, uniform in [-1, 1) (default 0)\n"
     "  --workspace-mb M kernel workspace per thread in MiB (default %u)\n"
     "  --profile        also time every kernel call; adds \"kernels\": [{name, median_ms}] in call order\n"
     "  --info           print the model facts as one JSON line and exit\n"
-    "Prints one JSON line with per-run times in ms and their min/median/mean/p90, and parallel_launches:\n"
-    "the kernel launches of warm-up and timed runs that ran on more than one thread.\n";
+    "Warm-up and timed runs each stop at %d runs. T is in [0, %d].\n"
+    "Prints one JSON line: the runs done, the settings, per-run times in ms and first_ms (the very first\n"
+    "inference, cold, warm-up or not), min/median/mean/std (population)/p90 of the timed runs, and\n"
+    "parallel_launches: the kernel launches of warm-up and timed runs that ran on more than one thread.\n";
 
-static int BenchArgs_Int(const char* flag, const char* text, long lo, long hi, long* out) {
+/* A number in [lo, hi] (an integer where integral) into out; otherwise prints the problem and returns 0. */
+static int BenchArgs_Number(const char* flag, const char* text, double lo, double hi, int integral, double* out) {
   char* end = NULL;
   errno = 0;
-  long v = strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
-    BENCH_LOG("invalid %s '%s': expected an integer in [%ld, %ld]", flag, text, lo, hi);
+  double v = strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0' || !(v >= lo && v <= hi) || (integral && v != floor(v))) {
+    BENCH_LOG("invalid %s '%s': expected %s in [%.0f, %.0f]", flag, text, integral ? "an integer" : "a number",
+              lo, hi);
     return 0;
   }
   *out = v;
@@ -68,7 +78,7 @@ bench_error_t BenchArgs_Parse(int argc, char** argv, BenchArgs* out, int* exit_n
   for (int i = 1; i < argc; ++i) {
     const char* flag = argv[i];
     if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) {
-      printf(kUsage, argv[0], BENCH_MAX_RUNS, BENCH_MAX_THREADS, BENCH_WORKSPACE_BYTES >> 20);
+      printf(kUsage, argv[0], BENCH_MAX_THREADS, BENCH_WORKSPACE_BYTES >> 20, BENCH_MAX_RUNS, BENCH_MAX_MS);
       *exit_now = 1;
       return kBenchOk;
     }
@@ -85,15 +95,26 @@ bench_error_t BenchArgs_Parse(int argc, char** argv, BenchArgs* out, int* exit_n
       return kBenchErrorArgsInvalid;
     }
     const char* val = argv[++i];
-    long v = 0;
+    double v = 0;
     int ok = 1;
     if (!strcmp(flag, "--input")) out->input_path = val;
     else if (!strcmp(flag, "--output")) out->output_path = val;
-    else if (!strcmp(flag, "--warmup") && (ok = BenchArgs_Int(flag, val, 0, BENCH_MAX_RUNS, &v))) out->warmup = (int)v;
-    else if (!strcmp(flag, "--runs") && (ok = BenchArgs_Int(flag, val, 1, BENCH_MAX_RUNS, &v))) out->runs = (int)v;
-    else if (!strcmp(flag, "--threads") && (ok = BenchArgs_Int(flag, val, 1, BENCH_MAX_THREADS, &v))) out->threads = (int)v;
-    else if (!strcmp(flag, "--workspace-mb") && (ok = BenchArgs_Int(flag, val, 1, 4096, &v))) out->workspace_mb = (int)v;
-    else if (!strcmp(flag, "--seed") && (ok = BenchArgs_Int(flag, val, 0, 0x7fffffffL, &v))) out->seed = (uint64_t)v;
+    else if (!strcmp(flag, "--warmup") && (ok = BenchArgs_Number(flag, val, 0, BENCH_MAX_RUNS, 1, &v)))
+      out->warmup = (int)v;
+    else if (!strcmp(flag, "--runs") && (ok = BenchArgs_Number(flag, val, 1, BENCH_MAX_RUNS, 1, &v)))
+      out->runs = (int)v;
+    else if (!strcmp(flag, "--warmup-ms") && (ok = BenchArgs_Number(flag, val, 0, BENCH_MAX_MS, 0, &v)))
+      out->warmup_ms = v;
+    else if (!strcmp(flag, "--min-ms") && (ok = BenchArgs_Number(flag, val, 0, BENCH_MAX_MS, 0, &v)))
+      out->min_ms = v;
+    else if (!strcmp(flag, "--delay-ms") && (ok = BenchArgs_Number(flag, val, 0, BENCH_MAX_MS, 0, &v)))
+      out->delay_ms = v;
+    else if (!strcmp(flag, "--threads") && (ok = BenchArgs_Number(flag, val, 1, BENCH_MAX_THREADS, 1, &v)))
+      out->threads = (int)v;
+    else if (!strcmp(flag, "--workspace-mb") && (ok = BenchArgs_Number(flag, val, 1, 4096, 1, &v)))
+      out->workspace_mb = (int)v;
+    else if (!strcmp(flag, "--seed") && (ok = BenchArgs_Number(flag, val, 0, 0x7fffffffL, 1, &v)))
+      out->seed = (uint64_t)v;
     else if (!strcmp(flag, "--pin")) {
       out->pin_text = val;
       out->num_cpus = BenchArgs_CpuList(val, out->cpus);
@@ -102,8 +123,8 @@ bench_error_t BenchArgs_Parse(int argc, char** argv, BenchArgs* out, int* exit_n
         return kBenchErrorArgsInvalid;
       }
     } else if (ok) {
-      BENCH_LOG("unknown flag '%s'; expected one of: --input --output --warmup --runs --threads --pin --seed "
-                "--workspace-mb --profile --info --help", flag);
+      BENCH_LOG("unknown flag '%s'; expected one of: --input --output --warmup --warmup-ms --runs --min-ms "
+                "--delay-ms --threads --pin --seed --workspace-mb --profile --info --help", flag);
       return kBenchErrorArgsInvalid;
     }
     if (!ok) return kBenchErrorArgsInvalid;

@@ -13,8 +13,11 @@
 typedef struct {
   const char* input_path;   /* raw float32; NULL: seeded random input */
   const char* output_path;  /* NULL: do not write */
-  int warmup;
-  int runs;
+  int warmup;               /* at least this many warm-up runs ... */
+  double warmup_ms;         /* ... and at least this long (ms of wall time, delays included) */
+  int runs;                 /* at least this many timed runs ... */
+  double min_ms;            /* ... and at least this long */
+  double delay_ms;          /* sleep before every inference but the first (against thermal throttling) */
   int threads;
   int cpus[BENCH_MAX_CPUS]; /* --pin list */
   int num_cpus;

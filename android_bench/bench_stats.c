@@ -1,6 +1,6 @@
 /*!
  * \file bench_stats.c
- * \brief min / median / mean / p90 over a copy of the per-run times.
+ * \brief min / median / mean / std / p90 over a copy of the per-run times.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -22,11 +22,14 @@ BenchStats BenchStats_Compute(const double* values, int n) {
   qsort(sorted, (size_t)n, sizeof(double), BenchStats_Cmp);
   double sum = 0;
   for (int i = 0; i < n; ++i) sum += sorted[i];
+  double mean = sum / n, squares = 0;
+  for (int i = 0; i < n; ++i) squares += (sorted[i] - mean) * (sorted[i] - mean);
   int rank90 = (int)ceil(0.9 * n) - 1;
   BenchStats s = {
       .min = sorted[0],
       .median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]),
-      .mean = sum / n,
+      .mean = mean,
+      .std = sqrt(squares / n),
       .p90 = sorted[rank90 < 0 ? 0 : rank90],
   };
   Platform_MemoryFree(sorted);

@@ -25,9 +25,14 @@
 #define BENCH_MAX_WORKSPACE_DEPTH 64
 #endif
 
-/*! \brief Most timed runs in one invocation. */
+/*! \brief Most warm-up runs and most timed runs in one invocation, whatever --warmup-ms and --min-ms ask. */
 #ifndef BENCH_MAX_RUNS
 #define BENCH_MAX_RUNS 100000
+#endif
+
+/*! \brief Most milliseconds of --warmup-ms, --min-ms and --delay-ms (an hour). */
+#ifndef BENCH_MAX_MS
+#define BENCH_MAX_MS 3600000
 #endif
 
 /*! \brief Most CPUs named by --pin. */

@@ -17,6 +17,9 @@ void Platform_Abort(int exit_code) __attribute__((noreturn));
 /*! \brief Monotonic time in nanoseconds. */
 uint64_t Platform_TimerNowNs(void);
 
+/*! \brief Sleep at least \p ms milliseconds. */
+void Platform_SleepMs(double ms);
+
 /*! \brief Number of online CPUs (at least 1). */
 int Platform_NumCpus(void);
 

@@ -3,6 +3,7 @@
  * \brief platform.h for POSIX systems: Linux (glibc, musl), Android (bionic) and qemu user mode.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
@@ -16,6 +17,13 @@ uint64_t Platform_TimerNowNs(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void Platform_SleepMs(double ms) {
+  uint64_t ns = (uint64_t)(ms * 1e6);
+  struct timespec left = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+  while (nanosleep(&left, &left) != 0 && errno == EINTR) {
+  }
 }
 
 int Platform_NumCpus(void) {

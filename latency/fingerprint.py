@@ -1,6 +1,6 @@
-"""What a latency table's costs depend on: the device, the threads, the cost unit, and the versions of TVM and
-of the project's code generator. A table is reused only on a device with the same fingerprint; a phone's is its
-model's (no serial), so any phone of that model reuses it."""
+"""What a latency table's costs depend on: the device, the threads, the cores they are pinned to, the cost unit,
+and the versions of TVM and of the project's code generator. A table is reused only on a device with the same
+fingerprint; a phone's is its model's (no serial), so any phone of that model reuses it."""
 from __future__ import annotations
 
 import hashlib
@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from runtime import Device
+from runtime.cpus import AUTO
 from runtime.insn_count import PLUGIN_SOURCE
 
 MS = "ms"
@@ -19,7 +20,8 @@ CODEGEN_SOURCES = ("codegen/**/*.py", "android_bench/*.c", "android_bench/*.h")
 
 
 def device_fingerprint(device: Device, threads: int) -> dict:
-    """The device (kind; CPU model and cores, or the emulator), threads, the cost unit, and the software."""
+    """The device (kind; CPU model and cores, or the emulator), threads, the pinning every measurement of the
+    table uses (``pin="auto"``: the fastest cores) and why, the cost unit, and the software."""
     kind = device.name.partition(":")[0]
     if kind == "qemu":
         version = subprocess.run([device.qemu, "--version"], capture_output=True, text=True).stdout
@@ -32,8 +34,9 @@ def device_fingerprint(device: Device, threads: int) -> dict:
         facts = {"machine": platform.machine(), **cpuinfo(Path("/proc/cpuinfo").read_text())}
     software = {"tvm": metadata.version("apache-tvm"),
                 "codegen": _digest(sorted(p for g in CODEGEN_SOURCES for p in ROOT.glob(g)))}
-    return {"kind": kind, **facts, "threads": threads, "unit": INSTRUCTIONS if device.emulated else MS,
-            "software": software}
+    pinning = device.pinning(AUTO, threads)
+    return {"kind": kind, **facts, "threads": threads, "pin": pinning.cpus, "pin_reason": pinning.reason,
+            "unit": INSTRUCTIONS if device.emulated else MS, "software": software}
 
 
 def cpuinfo(text: str) -> dict:

@@ -12,6 +12,7 @@ from runtime.insn_count import instructions_per_inference, kernel_instructions
 
 TARGETS = {"host": "host", "qemu": "linux-aarch64", "adb": "android-arm64"}  # device kind -> compile target
 REPEATS = 3  # benchmark processes per measurement on a real device
+WARMUP_MS = 100.0  # least warm-up per process on a real device: the CPU governor raises the clock meanwhile
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,17 @@ def measure(device: Device, compiled, threads: int, runs: int, profile: bool = T
     """Cost of ``compiled`` on ``device``, after checking its output against onnxruntime.
 
     On a real device: ``repeats`` benchmark processes of ``runs`` timed runs (with ``--profile`` when
-    ``profile``), and the smallest median of the whole inference and of each kernel: a process slowed down
-    by other load on the machine does not count. Under qemu: instructions per inference (and per kernel).
+    ``profile``) after at least ``WARMUP_MS`` of warm-up, pinned to the fastest cores (``pin="auto"``, which the
+    table's fingerprint records; the binary is pushed to a phone once), and the smallest median of the whole
+    inference and of each kernel: a process slowed down by other load on the machine does not count. Under qemu:
+    instructions per inference (and per kernel).
     """
     if device.emulated:
         device.bench(compiled, runs=1, warmup=0)
         kernels = kernel_instructions(compiled, runs) if profile else {}
         return Measurement(float(instructions_per_inference(compiled.binary, runs).instructions), kernels)
-    results = [device.bench(compiled, runs=runs, warmup=max(3, runs // 10), threads=threads, profile=profile)
-               for _ in range(repeats)]
+    results = [device.bench(compiled, runs=runs, warmup=max(3, runs // 10), warmup_min_ms=WARMUP_MS,
+                            threads=threads, profile=profile) for _ in range(repeats)]
     kernels: dict[str, float] = {}
     for result in results:
         summed: dict[str, float] = {}

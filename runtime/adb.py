@@ -1,22 +1,25 @@
-"""An Android phone through the ``adb`` client: push to /data/local/tmp, run pinned with taskset, pull.
+"""An Android phone through the ``adb`` client: push to /data/local/tmp (only when the phone lacks that exact
+binary, by sha256), run pinned with taskset, pull.
 
 >>> device = AdbDevice("R58M123ABC")
->>> device.bench(compiled, runs=20, threads=4, pin="4-7").median_ms
+>>> device.bench(compiled, runs=20, threads=4).pin      # the fastest cores by cpuinfo_max_freq, e.g. "4-7"
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from .cpus import CPU_DIR, MAX_FREQ_GLOB, ONLINE, cpu_mask, max_frequencies
 from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
 from .errors import DeviceError
 from .local import RUN_TIMEOUT_S
 
 REMOTE_DIR = "/data/local/tmp/autocompress"
-STATE_TIMEOUT_S = 20.0  # adb devices, getprop, mkdir, rm, chmod: answered in under a second (the first call may start
-# the adb server); a device that does not answer within this is hung
+STATE_TIMEOUT_S = 20.0  # adb devices, getprop, mkdir, rm, chmod, grep, sha256sum: answered in under a second (the
+# first call may start the adb server); a device that does not answer within this is hung
 TRANSFER_TIMEOUT_S = 30.0  # a push or pull: this plus a second per MiB (USB 2 moves 20 MiB/s and more)
 _STATE_HINTS = {
     "unauthorized": "accept the 'Allow USB debugging' prompt on the phone, then retry",
@@ -89,19 +92,32 @@ class AdbDevice(Device):
         """stdout of ``adb shell COMMAND...`` on this device."""
         return self._checked(f"run {' '.join(command)}", "shell", *command).stdout
 
+    def max_frequencies(self) -> dict[int, int]:
+        proc = self._adb("shell", "grep", "-H", ".", ONLINE, f"{CPU_DIR}/{MAX_FREQ_GLOB}")
+        return max_frequencies(dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line))
+
+    def install(self, binary: Path) -> str:
+        """The path of ``binary`` on the device, pushed (and made executable) unless the device holds the same
+        file already: one push per binary for all the processes of a measurement."""
+        remote = f"{REMOTE_DIR}/{binary.name}"
+        held = self._adb("shell", "sha256sum", remote)
+        if held.returncode == 0 and held.stdout.split()[:1] == [hashlib.sha256(binary.read_bytes()).hexdigest()]:
+            return remote
+        self._checked(f"push {binary.name}", "push", str(binary), remote,
+                      timeout=transfer_timeout(binary.stat().st_size))
+        self._checked(f"make {binary.name} executable", "shell", "chmod", "755", remote)
+        return remote
+
     def execute(self, binary: Path, input_bytes: bytes, flags: list[str], pin: str | None) -> RunOutput:
-        remote_bin = f"{REMOTE_DIR}/{binary.name}"
         remote_in, remote_out = f"{REMOTE_DIR}/{INPUT_FILE}", f"{REMOTE_DIR}/{OUTPUT_FILE}"
         with tempfile.TemporaryDirectory(prefix="autocompress-adb-") as tmp:
             local_in = Path(tmp) / INPUT_FILE
             local_in.write_bytes(input_bytes)
             self._checked("create the work folder", "shell", "mkdir", "-p", REMOTE_DIR)
             self._checked("remove an old output", "shell", "rm", "-f", remote_out)
-            self._checked(f"push {binary.name}", "push", str(binary), remote_bin,
-                          timeout=transfer_timeout(binary.stat().st_size))
+            remote_bin = self.install(binary)
             self._checked("push the input", "push", str(local_in), remote_in,
                           timeout=transfer_timeout(len(input_bytes)))
-            self._checked(f"make {binary.name} executable", "shell", "chmod", "755", remote_bin)
             taskset = ["taskset", cpu_mask(pin)] if pin else []
             run = self._checked(f"run {binary.name}", "shell", *taskset, remote_bin, "--input", remote_in,
                                 "--output", remote_out, *flags, timeout=RUN_TIMEOUT_S)
@@ -111,19 +127,3 @@ class AdbDevice(Device):
             local_out = Path(tmp) / OUTPUT_FILE
             self._checked("pull the output", "pull", remote_out, str(local_out), timeout=TRANSFER_TIMEOUT_S)
             return RunOutput(run.stdout, local_out.read_bytes())
-
-
-def cpu_mask(cpus: str) -> str:
-    """The hexadecimal taskset mask of a CPU list such as ``4-7`` or ``0,2``."""
-    mask = 0
-    for part in cpus.split(","):
-        lo, _, hi = part.partition("-")
-        try:
-            first, last = int(lo), int(hi or lo)
-        except ValueError:
-            raise ValueError(f"invalid CPU list {cpus!r}; expected e.g. 4-7 or 0,2") from None
-        if first < 0 or last < first:
-            raise ValueError(f"invalid CPU range {part!r} in {cpus!r}")
-        for cpu in range(first, last + 1):
-            mask |= 1 << cpu
-    return format(mask, "x")

@@ -6,11 +6,13 @@ with onnxruntime, and only then turn the binary's timings into a :class:`BenchRe
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .cpus import AUTO, Pinning, choose_pinning
 from .errors import AccuracyError, DeviceError
 from .reference import make_input, onnxruntime_output, output_errors, within_tolerance
 from .result import BenchResult
@@ -28,7 +30,8 @@ class RunOutput:
 
 
 class Device:
-    """Base class; subclasses implement :meth:`execute` and set ``name``, ``arch`` and ``emulated``."""
+    """Base class; subclasses implement :meth:`execute` (and :meth:`max_frequencies` where the device tells them)
+    and set ``name``, ``arch`` and ``emulated``."""
 
     name = "device"
     arch = "x86_64"
@@ -38,8 +41,17 @@ class Device:
         """Run ``binary --input INPUT --output OUTPUT *flags`` and return its stdout and output bytes."""
         raise NotImplementedError(f"{type(self).__name__} does not implement execute()")
 
-    def bench(self, compiled, runs: int = 10, warmup: int = 3, threads: int = 1, pin: str | None = None,
-              seed: int = 0, tolerance: float = 1e-4, rtol: float = 1e-5, profile: bool = False) -> BenchResult:
+    def max_frequencies(self) -> dict[int, int]:
+        """Maximum frequency (kHz) per online CPU; empty when the device does not say."""
+        return {}
+
+    def pinning(self, pin: str, threads: int) -> Pinning:
+        """Where ``bench`` with ``pin`` (``auto``, ``none`` or a CPU list) and ``threads`` runs, and why."""
+        return choose_pinning(pin, threads, self.emulated, self.max_frequencies)
+
+    def bench(self, compiled, runs: int = 10, warmup: int = 3, threads: int = 1, pin: str = AUTO,
+              seed: int = 0, tolerance: float = 1e-4, rtol: float = 1e-5, profile: bool = False,
+              warmup_min_ms: float = 0.0, runs_min_ms: float = 0.0, delay_ms: float = 0.0) -> BenchResult:
         """Run ``compiled`` on this device, check it against onnxruntime, and report its latency.
 
         Parameters
@@ -47,11 +59,13 @@ class Device:
         compiled : codegen.CompiledModel
             A compiled model directory for a target this device runs.
         runs, warmup : int
-            Timed and untimed runs inside one process.
+            At least this many timed and untimed runs inside one process.
         threads : int
             Threads for parallel kernels.
-        pin : str, optional
-            CPU list such as ``4-7``; threads are pinned to these CPUs.
+        pin : str
+            ``auto``: the fastest cores by each CPU's maximum frequency (not pinned where the device does not
+            say, where no CPU would be left out, or on an emulator); ``none``; or a CPU list such as ``4-7``,
+            thread i pinned to its i-th CPU. The result records the choice and why (``pin``, ``pin_reason``).
         seed : int
             Seed of the standard-normal input.
         tolerance, rtol : float
@@ -60,6 +74,11 @@ class Device:
         profile : bool
             Also time every kernel call (``--profile``) and fill ``kernel_ms``; emulated devices leave it
             None (use ``runtime.insn_count.kernel_instructions`` there).
+        warmup_min_ms, runs_min_ms : float
+            Go on warming up, and timing, until this much wall time has passed as well (at most 100000 runs each).
+        delay_ms : float
+            Sleep before every inference but the first, against thermal throttling; not timed, but counted in
+            ``warmup_min_ms`` and ``runs_min_ms``.
 
         Returns
         -------
@@ -67,15 +86,19 @@ class Device:
             Raises ``AccuracyError`` instead when an output element is off by more than its tolerance.
         """
         self._check_arch(compiled)
-        if runs < 1 or warmup < 0 or threads < 1:
-            raise ValueError(f"need runs >= 1, warmup >= 0, threads >= 1 (got {runs}, {warmup}, {threads})")
+        times = (warmup_min_ms, runs_min_ms, delay_ms)
+        if runs < 1 or warmup < 0 or threads < 1 or not all(0.0 <= ms < math.inf for ms in times):
+            raise ValueError(f"need runs >= 1, warmup >= 0, threads >= 1 and finite times >= 0 ms (got {runs}, "
+                             f"{warmup}, {threads}, {', '.join(map(str, times))})")
+        pinning = self.pinning(pin, threads)
         x = make_input(compiled.input_shape, seed)
-        flags = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(threads)]
-        if pin:
-            flags += ["--pin", pin]
+        flags = ["--runs", str(runs), "--warmup", str(warmup), "--threads", str(threads), "--warmup-ms",
+                 str(float(warmup_min_ms)), "--min-ms", str(float(runs_min_ms)), "--delay-ms", str(float(delay_ms))]
+        if pinning.cpus:
+            flags += ["--pin", pinning.cpus]
         if profile:
             flags.append("--profile")
-        run = self.execute(compiled.binary, x.tobytes(), flags, pin)
+        run = self.execute(compiled.binary, x.tobytes(), flags, pinning.cpus or None)
         stats = _parse_stats(run.stdout, compiled.info["name"])
         if stats.get("model_hash") != compiled.info["model_hash"]:
             raise DeviceError(f"the device ran a binary with hash {stats.get('model_hash')}, expected "
@@ -87,7 +110,7 @@ class Device:
             raise AccuracyError(f"{compiled.info['name']} on {self.name}: differs from onnxruntime by up to "
                                 f"{errors[0]:.3g} ({errors[1]:.2g} of the output's scale), beyond {tolerance:g} + "
                                 f"{rtol:g} x |value|; refusing to report latency")
-        return self._result(compiled, stats, errors, (tolerance, rtol))
+        return self._result(compiled, stats, pinning, errors, (tolerance, rtol))
 
     def _check_arch(self, compiled) -> None:
         arch = "x86_64" if compiled.target == "host" else "aarch64"
@@ -95,17 +118,18 @@ class Device:
             raise DeviceError(f"{compiled.info['name']} was compiled for {compiled.target} ({arch}); device "
                               f"{self.name} runs {self.arch} binaries")
 
-    def _result(self, compiled, stats: dict, errors: tuple[float, float],
+    def _result(self, compiled, stats: dict, pinning: Pinning, errors: tuple[float, float],
                 tolerance: tuple[float, float]) -> BenchResult:
         timed = None if self.emulated else stats
         pick = (lambda key: None) if timed is None else stats.get
         return BenchResult(
             device=self.name, target=compiled.target, model=compiled.info["name"],
-            model_hash=stats["model_hash"], emulated=self.emulated, threads=stats["threads"], pin=stats["pin"],
-            runs=stats["runs"], warmup=stats["warmup"], max_abs_error=errors[0], max_rel_error=errors[1],
-            tolerance=tolerance[0], rtol=tolerance[1],
-            times_ms=pick("times_ms"), min_ms=pick("min_ms"), median_ms=pick("median_ms"),
-            mean_ms=pick("mean_ms"), p90_ms=pick("p90_ms"),
+            model_hash=stats["model_hash"], emulated=self.emulated, threads=stats["threads"], pin=pinning.cpus,
+            pin_reason=pinning.reason, runs=stats["runs"], warmup=stats["warmup"],
+            warmup_min_ms=stats["warmup_min_ms"], runs_min_ms=stats["runs_min_ms"], delay_ms=stats["delay_ms"],
+            max_abs_error=errors[0], max_rel_error=errors[1], tolerance=tolerance[0], rtol=tolerance[1],
+            times_ms=pick("times_ms"), first_ms=pick("first_ms"), min_ms=pick("min_ms"), median_ms=pick("median_ms"),
+            mean_ms=pick("mean_ms"), std_ms=pick("std_ms"), p90_ms=pick("p90_ms"),
             emulated_times_ms=stats["times_ms"] if self.emulated else None,
             kernel_ms=None if timed is None or "kernels" not in stats else kernel_times(stats),
         )

@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from .cpus import local_max_frequencies
 from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
 from .errors import DeviceError
 
@@ -31,6 +32,9 @@ class LocalDevice(Device):
                 raise DeviceError(f"{binary} exited 0 on {self.name} but wrote no output; stdout was "
                                   f"{proc.stdout.strip()[:200]!r} (not a binary compiled by autocompress?)")
             return RunOutput(proc.stdout, (work / OUTPUT_FILE).read_bytes())
+
+    def max_frequencies(self) -> dict[int, int]:
+        return local_max_frequencies()
 
     def _run(self, cmd: list[str], work: Path, binary: Path) -> subprocess.CompletedProcess:
         try:

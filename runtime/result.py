@@ -20,17 +20,23 @@ class BenchResult:
     model_hash: str
     emulated: bool
     threads: int
-    pin: str
-    runs: int
-    warmup: int
+    pin: str  # the CPU list the binary ran pinned to; "" when not pinned
+    pin_reason: str  # why: the fastest cores by maximum frequency, as given, or why not pinned
+    runs: int  # timed runs done: at least the runs asked for, more where runs_min_ms asked for more
+    warmup: int  # untimed runs done, likewise
+    warmup_min_ms: float  # the least wall time asked of the warm-up
+    runs_min_ms: float  # the least wall time asked of the timed runs
+    delay_ms: float  # sleep before every inference but the first
     max_abs_error: float
     max_rel_error: float  # max abs error over the largest |reference value|
     tolerance: float  # absolute part of the allowed difference per element
     rtol: float  # relative part: tolerance + rtol * |reference value|
     times_ms: list[float] | None
+    first_ms: float | None  # the very first inference of the process, cold (a warm-up run when there is one)
     min_ms: float | None
     median_ms: float | None
     mean_ms: float | None
+    std_ms: float | None  # population standard deviation of times_ms
     p90_ms: float | None
     emulated_times_ms: list[float] | None = None
     kernel_ms: list[tuple[str, float]] | None = None
@@ -49,5 +55,7 @@ class BenchResult:
             count = "" if self.instructions_per_inference is None else \
                 f"; {self.instructions_per_inference / 1e6:.3f}M AArch64 instructions per inference"
             return f"{head}: {err}; emulated, no latency reported{count}"
+        pinned = f"pinned to {self.pin}" if self.pin else self.pin_reason
         return (f"{head}: median {self.median_ms:.3f} ms, min {self.min_ms:.3f}, mean {self.mean_ms:.3f}, "
-                f"p90 {self.p90_ms:.3f} over {self.runs} runs; {err}")
+                f"std {self.std_ms:.3f}, p90 {self.p90_ms:.3f} over {self.runs} runs, first {self.first_ms:.3f}; "
+                f"{pinned}; {err}")

@@ -32,6 +32,10 @@ def fails(capsys, argv: list[str], code: int = 2) -> str:
     (["prune", "--rate", "1.5"], "argument --rate: 1.5 is not a finite number in [0, 1)"),
     (["eval", "--val-fraction", "1"], "argument --val-fraction: 1 is not a finite number in [0, 1)"),
     (["bench", "DIR", "--runs", "0"], "argument --runs: 0 is not an integer >= 1"),
+    (["bench", "DIR", "--min-ms", "-1"], "argument --min-ms: -1 is not a finite number >= 0"),
+    (["bench", "DIR", "--warmup-ms", "inf"], "argument --warmup-ms: inf is not a finite number >= 0"),
+    (["bench", "DIR", "--delay-ms", "x"], "argument --delay-ms: 'x' is not a finite number >= 0"),
+    (["bench", "DIR", "--pin", "4-x"], "argument --pin: '4-x' is not auto, none or a CPU list such as 4-7 or 0,2"),
 ])
 def test_bad_numbers_are_refused_when_parsed(capsys, tmp_path, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

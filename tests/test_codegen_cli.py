@@ -30,6 +30,23 @@ def test_compile_then_bench_json(small_onnx, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["runs"] == 3 and result["max_abs_error"] <= 1e-4 and result["emulated"] is False
     assert result["model_hash"] == info["model_hash"] and len(result["times_ms"]) == 3
+    assert result["pin_reason"] and result["first_ms"] > 0 and result["std_ms"] >= 0
+    assert main(["bench", str(out), "--runs", "1", "--min-ms", "100", "--warmup-ms", "50", "--delay-ms", "0.5",
+                 "--pin", "none", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["runs_min_ms"], result["warmup_min_ms"], result["delay_ms"]) == (100, 50, 0.5)
+    assert result["runs"] == len(result["times_ms"]) and (result["pin"], result["pin_reason"]) == (
+        "", "not pinned: asked for none")
+    assert main(["bench", str(out), "--pin", "none"]) == 0
+    assert "; not pinned: asked for none; max abs error" in capsys.readouterr().out
+
+
+def test_bench_help_names_the_timing_and_pinning_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(words in text for words in ("--min-ms MS", "--warmup-ms MS", "--delay-ms MS", "--pin auto|none|CPULIST",
+                                           "cpuinfo_max_freq", "min/median/mean/std/p90"))
 
 
 @pytest.mark.qemu

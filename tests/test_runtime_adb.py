@@ -1,24 +1,33 @@
-"""The adb device end to end, against a stand-in ``adb`` that keeps the phone's files in a folder and runs
-pushed binaries under qemu-aarch64; plus the errors for missing, unauthorized, offline and full devices."""
+"""The adb device end to end, against a stand-in ``adb`` that keeps the phone's files in a folder, reports the CPU
+frequencies of a big.LITTLE phone and runs pushed binaries under qemu-aarch64: pinning to the fastest cores, one
+push per binary, the timing options; plus the errors for missing, unauthorized, offline and full devices."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import sys
 import textwrap
 
 import pytest
 
+from codegen import CompiledModel
 from runtime import DeviceError, get_device, get_devices
-from runtime.adb import cpu_mask
 
 pytestmark = pytest.mark.qemu
 
 FAKE_ADB = textwrap.dedent('''\
     #!{python}
-    """Stand-in adb: devices, -s SERIAL push/pull/shell; a phone's /data/local/tmp lives under $FAKE_ADB_ROOT/SERIAL."""
+    """Stand-in adb: devices, -s SERIAL push/pull/shell; a phone's /data/local/tmp lives under $FAKE_ADB_ROOT/SERIAL.
+    $FAKE_ADB_CPUFREQ lists its CPUs' cpuinfo_max_freq in kHz (0-3:1804800,4-7:2419200); without it they are
+    unreadable. Binaries run under qemu-aarch64 here, so their --pin CPUs (the phone's) become this machine's first."""
     import os, shutil, subprocess, sys
     env = os.environ
+    freqs = {{}}
+    for item in filter(None, env.get("FAKE_ADB_CPUFREQ", "").split(",")):
+        cpus, khz = item.split(":")
+        lo, _, hi = cpus.partition("-")
+        freqs.update(dict.fromkeys(range(int(lo), int(hi or lo) + 1), khz))
     devices = dict(d.split(":") for d in env.get("FAKE_ADB_DEVICES", "").split(",") if d)
     models = dict(d.split(":") for d in env.get("FAKE_ADB_MODELS", "").split(",") if d)
     with open(env["FAKE_ADB_LOG"], "a") as log:
@@ -47,13 +56,22 @@ FAKE_ADB = textwrap.dedent('''\
             print(props.get(rest[1], "")); sys.exit(0)
         if rest[0] == "cat":
             sys.exit(subprocess.run(rest).returncode)
+        if rest[0] == "grep":  # grep -H . /sys/devices/system/cpu/online /sys/devices/system/cpu/cpu[0-9]*/...
+            if not freqs:
+                sys.exit(f"grep: {{rest[-1]}}: No such file or directory")
+            print(f"/sys/devices/system/cpu/online:0-{{max(freqs)}}")
+            for cpu, khz in freqs.items():
+                print(f"/sys/devices/system/cpu/cpu{{cpu}}/cpufreq/cpuinfo_max_freq:{{khz}}")
+            sys.exit(0)
         if rest[0] == "taskset":
             int(rest[1], 16)
             rest = rest[2:]
-        if rest[0] in ("mkdir", "rm", "chmod"):
+        if rest[0] in ("mkdir", "rm", "chmod", "sha256sum"):
             sys.exit(subprocess.run(rest).returncode)
         if env.get("FAKE_ADB_SILENT"):  # a binary that exits 0 and prints nothing (nor writes its output)
             sys.exit(0)
+        if "--pin" in rest:
+            rest[rest.index("--pin") + 1] = str(min(os.sched_getaffinity(0)))
         sys.exit(subprocess.run(["qemu-aarch64", *rest], cwd=root).returncode)
     sys.exit(f"adb: unknown command {{cmd}}")
 ''')
@@ -95,7 +113,7 @@ def test_adb_bench_end_to_end(artifacts, fake_adb):
     result = get_device("adb:PHONE1").bench(compiled, runs=3, warmup=1, threads=2, pin="0-1")
     assert result.device == "adb:PHONE1" and not result.emulated
     assert result.max_abs_error <= 1e-4 and len(result.times_ms) == 3 and result.threads == 2
-    assert result.pin == "0-1"
+    assert (result.pin, result.pin_reason) == ("0-1", "as given")
     calls = log.read_text()
     binary = f"/data/local/tmp/autocompress/{compiled.binary.name}"
     assert f"-s PHONE1 push {compiled.binary} {binary}" in calls
@@ -192,7 +210,53 @@ def test_adb_missing(tmp_path, monkeypatch):
         get_device("adb:PHONE1")
 
 
-def test_cpu_mask():
-    assert cpu_mask("4-7") == "f0" and cpu_mask("0,2") == "5" and cpu_mask("1") == "2"
-    with pytest.raises(ValueError, match="invalid CPU list"):
-        cpu_mask("a-b")
+BIG_LITTLE = "0-3:1804800,4-6:2419200,7:2841600"  # kHz: four little cores, three big ones, one prime
+
+
+def test_auto_pins_to_the_fastest_cluster_and_records_it(artifacts, fake_adb, monkeypatch):
+    """The prime core for one thread, the prime and the big cores for two, fastest first (thread i on the i-th);
+    recorded with the frequencies. Not pinned with pin none, nor where the frequencies cannot be read."""
+    from latency import device_fingerprint
+
+    compiled = artifacts.get("small_cnn", "dense", "android-arm64")
+    log = fake_adb("PHONE1:device")
+    monkeypatch.setenv("FAKE_ADB_CPUFREQ", BIG_LITTLE)
+    phone = get_device("adb:PHONE1")
+    one, two = (phone.bench(compiled, runs=2, warmup=0, threads=threads) for threads in (1, 2))
+    assert one.pin == "7" and two.pin == "7,4-6"
+    assert one.pin_reason == ("fastest cores by cpuinfo_max_freq: 7 at 2.84 GHz; left out 4-6 at 2.42 GHz, "
+                              "0-3 at 1.80 GHz")
+    assert device_fingerprint(phone, threads=1)["pin"] == "7"
+    none = phone.bench(compiled, runs=1, warmup=0, pin="none")
+    assert (none.pin, none.pin_reason) == ("", "not pinned: asked for none")
+    monkeypatch.delenv("FAKE_ADB_CPUFREQ")
+    unreadable = phone.bench(compiled, runs=1, warmup=0)
+    assert unreadable.pin == "" and "no readable cpuinfo_max_freq" in unreadable.pin_reason
+    binary = f"/data/local/tmp/autocompress/{compiled.binary.name}"
+    runs = [line for line in log.read_text().splitlines() if f"{binary} --input" in line]
+    assert [(run.split(binary)[0], run.partition(" --pin ")[2]) for run in runs] == [
+        ("-s PHONE1 shell taskset 80 ", "7"), ("-s PHONE1 shell taskset f0 ", "7,4-6"), ("-s PHONE1 shell ", ""),
+        ("-s PHONE1 shell ", "")]
+
+
+def test_the_binary_is_pushed_once_per_session_and_again_when_it_changes(artifacts, fake_adb, tmp_path):
+    """A measurement's processes share one push (sha256 checked on the phone), and so do later ones of the same
+    binary; a changed binary is pushed again."""
+    from latency.measure import REPEATS, measure
+
+    shutil.copytree(artifacts.get("small_cnn", "dense", "android-arm64").out_dir, tmp_path / "arm")
+    compiled = CompiledModel.load(tmp_path / "arm")
+    log = fake_adb("PHONE1:device")
+    phone = get_device("adb:PHONE1")
+
+    def pushes() -> int:
+        return log.read_text().count(f" push {compiled.binary} ")
+
+    measure(phone, compiled, threads=1, runs=2, profile=False)
+    assert log.read_text().count(f"{compiled.binary.name} --input") == REPEATS and pushes() == 1
+    phone.bench(compiled, runs=1, warmup=0)
+    assert pushes() == 1
+    with compiled.binary.open("ab") as binary:
+        binary.write(b"\0")  # another file, the same program
+    phone.bench(compiled, runs=1, warmup=0)
+    assert pushes() == 2

@@ -112,7 +112,25 @@ def test_failing_kernel_is_named(artifacts, tmp_path):
 
 def test_bench_flag_errors(artifacts):
     binary = str(artifacts.get("small_cnn", "dense", "host").binary)
-    for flags, message in [(["--runs", "0"], "invalid --runs '0'"), (["--pin", "x"], "invalid --pin 'x'"),
+    for flags, message in [(["--runs", "0"], "invalid --runs '0': expected an integer in [1, 100000]"),
+                           (["--runs", "1.5"], "invalid --runs '1.5'"), (["--pin", "x"], "invalid --pin 'x'"),
+                           (["--min-ms", "-1"], "invalid --min-ms '-1': expected a number in [0, 3600000]"),
+                           (["--warmup-ms", "nan"], "invalid --warmup-ms 'nan'"),
+                           (["--delay-ms", "1e9"], "invalid --delay-ms '1e9'"),
                            (["--bogus", "1"], "unknown flag '--bogus'"), (["--input", "/nonexistent"], "cannot open")]:
         proc = subprocess.run([binary, *flags], capture_output=True, text=True, timeout=60)
         assert proc.returncode != 0 and message in proc.stderr, (flags, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1
+    usage = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert all(flag in usage for flag in ("--warmup-ms T", "--min-ms T", "--delay-ms T", "first_ms"))
+
+
+@pytest.mark.slow
+def test_min_ms_stops_at_the_run_limit(artifacts):
+    """An hour of --min-ms on a tiny model ends at the binary's limit of 100000 timed runs."""
+    binary = str(artifacts.get("small_cnn", "dense", "host").binary)
+    proc = subprocess.run([binary, "--warmup", "0", "--min-ms", "3600000"], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["runs"] == len(result["times_ms"]) == 100000 and result["runs_min_ms"] == 3600000

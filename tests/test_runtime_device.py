@@ -1,4 +1,5 @@
-"""Device layer: latency only after the output matches onnxruntime, clear errors for wrong devices."""
+"""Device layer: latency only after the output matches onnxruntime, the timing options, clear errors for wrong
+devices."""
 from __future__ import annotations
 
 import shutil
@@ -21,7 +22,25 @@ def test_host_bench_reports_statistics(artifacts):
     assert result.min_ms <= result.median_ms <= result.p90_ms <= max(result.times_ms)
     assert result.min_ms <= result.mean_ms <= max(result.times_ms)
     assert result.max_abs_error <= 1e-4 and not result.emulated
-    assert "median" in result.summary()
+    assert "median" in result.summary() and result.pin_reason  # not pinned here unless cpufreq says why
+
+
+def test_timing_options_change_what_the_binary_does(artifacts):
+    """The real binary on this machine: --min-ms times a tiny model far more often than --runs asks, --warmup-ms
+    warms it up more often than --warmup; with --delay-ms 50 before every inference but the first, 200 ms of timed
+    runs hold at most 5. The statistics are in order."""
+    host, compiled = get_device("host"), artifacts.get("small_cnn", "dense", "host")
+    longer = host.bench(compiled, runs=2, warmup=1, warmup_min_ms=200, runs_min_ms=300)
+    assert longer.runs > 2 and longer.warmup > 1 and len(longer.times_ms) == longer.runs
+    assert (longer.warmup_min_ms, longer.runs_min_ms, longer.delay_ms) == (200, 300, 0)
+    spaced = host.bench(compiled, runs=1, warmup=0, runs_min_ms=200, delay_ms=50)
+    assert 1 <= spaced.runs <= 5 and spaced.warmup == 0 and spaced.delay_ms == 50
+    for result in (longer, spaced):
+        assert result.min_ms <= result.median_ms <= result.p90_ms <= max(result.times_ms)
+        assert result.min_ms <= result.mean_ms <= max(result.times_ms) and result.std_ms >= 0 and result.first_ms > 0
+    assert spaced.first_ms == spaced.times_ms[0]  # no warm-up: the first timed run is the cold one
+    with pytest.raises(ValueError, match="finite times >= 0 ms"):
+        host.bench(compiled, delay_ms=-1)
 
 
 def test_wrong_output_refuses_latency(artifacts, tmp_path):

@@ -57,6 +57,18 @@ def torch_device(text: str) -> str:
     return text
 
 
+def cpu_pin(text: str) -> str:
+    """``auto``, ``none`` or a CPU list such as ``4-7`` or ``0,2`` (``runtime.cpus``)."""
+    from runtime.cpus import AUTO, NO_PIN, parse_cpu_list
+
+    if text not in (AUTO, NO_PIN):
+        try:
+            parse_cpu_list(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not auto, none or a CPU list such as 4-7 or 0,2") from None
+    return text
+
+
 def shape_arg(text: str) -> tuple[int, ...]:
     """A tensor shape written ``1,3,32,32`` (or with x): positive integers."""
     parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
