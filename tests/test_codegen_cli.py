@@ -60,6 +60,7 @@ def test_bench_qemu_json_reports_instructions(small_onnx, tmp_path, capsys):
     assert 1000 < result["instructions_per_inference"] < 10_000_000
 
 
+@pytest.mark.slow
 def test_compile_registry_model(tmp_path, capsys):
     assert main(["compile", "small_cnn", "--target", "host", "-o", str(tmp_path / "r")]) == 0
     info = json.loads((tmp_path / "r" / "compile.json").read_text())

@@ -14,8 +14,10 @@ from compress.pruning import compact, purify, replay, trace_structure
 from helpers import random_prune, randomise_bn
 
 CASES = [("small_cnn", s) for s in range(4)] + [("resnet20", s) for s in range(6)] + \
-        [("resnet56", s) for s in range(2)] + [("vgg16", 0), ("resnet18", 0)] + \
-        [(name, s) for name in ("mobilenetv2", "mobilenetv3_small") for s in range(2)]
+        [("resnet56", s) for s in range(2)] + \
+        [pytest.param(name, s, marks=pytest.mark.slow)  # several seconds each
+         for name, seeds in [("vgg16", 1), ("resnet18", 1), ("mobilenetv2", 2), ("mobilenetv3_small", 2)]
+         for s in range(seeds)]
 
 
 @pytest.mark.parametrize("name,seed", CASES)

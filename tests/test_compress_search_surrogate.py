@@ -58,6 +58,7 @@ def test_screening_evaluates_the_proposal_ranked_highest(linear_setup):
     assert plain.key == _propose(np.array(current.values), setup.space, setup.goal, replay, config, current.key).key
 
 
+@pytest.mark.slow
 def test_screened_annealing_climbs_higher_than_plain_annealing(linear_setup):
     setup, evaluate = linear_setup
     for seed in range(3):
