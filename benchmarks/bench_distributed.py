@@ -42,14 +42,19 @@ def fake_cifar(path: Path, images: int, seed: int = 0) -> Path:
     return path
 
 
+def autocompress(processes: int, threads: int, args: list[str]) -> str:
+    """stdout of ``autocompress ARGS --threads T``: in this process's interpreter, under torchrun when N > 1."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
+    done = subprocess.run([sys.executable, *launcher, "-m", "autocompress", *args, "--threads", str(threads)],
+                          cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, check=True,
+                          capture_output=True, text=True, timeout=24 * 3600)
+    return done.stdout
+
+
 def run_training(processes: int, threads: int, flags: list[str], out: Path) -> dict:
     """One ``autocompress train`` run; its wall time and per-epoch seconds."""
-    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
-    cmd = [sys.executable, *launcher, "-m", "autocompress", "train", *flags, "--threads", str(threads),
-           "--out", str(out), "--no-progress"]
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, check=True,
-                   capture_output=True, timeout=24 * 3600)
+    autocompress(processes, threads, ["train", *flags, "--out", str(out), "--no-progress"])
     wall = time.perf_counter() - t0
     epochs = [h["seconds"] for h in json.loads((out / "report.json").read_text())["history"]]
     return {"processes": processes, "threads_each": threads, "wall_seconds": wall, "epoch_seconds": epochs,
@@ -58,13 +63,9 @@ def run_training(processes: int, threads: int, flags: list[str], out: Path) -> d
 
 def run_search(processes: int, threads: int, flags: list[str], weights: Path) -> dict:
     """One ``autocompress search`` from ``weights`` (``--json``): its wall time and the rates it chose."""
-    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
-    cmd = [sys.executable, *launcher, "-m", "autocompress", "search", *flags, "--weights", str(weights),
-           "--threads", str(threads), "--json", "--no-progress"]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": str(threads)}, check=True,
-                          capture_output=True, text=True, timeout=24 * 3600)
-    result = json.loads(done.stdout)
+    result = json.loads(autocompress(processes, threads, ["search", *flags, "--weights", str(weights), "--json",
+                                                          "--no-progress"]))
     return {"processes": processes, "threads_each": threads, "wall_seconds": time.perf_counter() - t0,
             "search_seconds": result["seconds"], "evaluations": result["evaluations"], "rates": result["rates"]}
 
