@@ -26,7 +26,7 @@ from runtime import Device, get_devices
 
 from .devices import common_fingerprint, share_out
 from .measure import Measurement, compile_for, default_runs, measure
-from .predictor import KeptLayer
+from .predictor import KeptLayer, kernel_layers
 from .table import LatencyTable, meta_trace, relative_errors, volume
 from .variants import calibrated_model, compacted, grid_rates
 
@@ -145,15 +145,15 @@ def _record(table: LatencyTable, kept: list[KeptLayer], compiled, measured: Meas
 
 
 def _dense_layers(model: nn.Module, shape: tuple[int, ...]) -> list[dict]:
-    """Per conv/linear layer of the dense model: name, kind, output pixels, dense rows and taps, shape."""
+    """Per layer with a kernel of its own (``kernel_layers``: conv/linear and depthwise), in execution order: name,
+    kind, output pixels, dense rows and taps, shape."""
     counts = {layer.name: layer for layer in count_model(model, shape[1:]).layers}
-    modules = dict(model.named_modules())
+    modules, weights = dict(model.named_modules()), layer_weights(model)
     layers = []
-    for name, weight in layer_weights(model).items():
-        module, count = modules[name], counts[name]
+    for name in kernel_layers(meta_trace(model, shape)):
+        module, count, weight = modules[name], counts[name], weights[name]
         layers.append({"name": name, "kind": count.kind, "pixels": count.out_pixels,
                        "dense_rows": int(weight.shape[0]), "dense_taps": int(weight[0].numel()),
                        "kernel_size": list(getattr(module, "kernel_size", (1, 1))),
                        "stride": list(getattr(module, "stride", (1, 1)))})
-    order = {name: i for i, name in enumerate(meta_trace(model, shape).layers())}
-    return sorted(layers, key=lambda layer: order[layer["name"]])
+    return layers

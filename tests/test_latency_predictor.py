@@ -3,9 +3,11 @@ and the non-negative layer fits."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from compress.pruning import layer_weights, trace_structure
-from latency.predictor import fit, kept_layers, layer_features
+from compress.search import CostModel
+from latency.predictor import counted_layers, fit, kept_layers, layer_features
 from latency.variants import calibrated_model, compacted, masked, random_rates
 
 
@@ -28,6 +30,32 @@ def test_masked_weights_give_the_structure_compaction_keeps():
         unread_rows += sum(n - k.rows for n, k in zip(nonzero_rows, kept))
         assert all(k.rows <= k.channels for k in kept)
     assert unread_rows > 0
+
+
+@pytest.mark.slow
+def test_depthwise_convs_and_gates_keep_the_channels_of_their_space():
+    """MobileNetV3-Small: a depthwise conv keeps the live channels of the space it reads and writes, with all its
+    taps; the squeeze-and-excitation expand writes that space too. From the search's counts alone (no depthwise
+    conv in them), every layer keeps at least the rows the model keeps, and a 1x1 projection's columns bound the
+    channels before it."""
+    model, shape = calibrated_model("mobilenetv3_small")
+    structure = trace_structure(model, shape[1:])
+    rates = random_rates(model, shape, np.random.default_rng(2))
+    kept = kept_layers(masked(model, shape, rates), structure)
+    small = compacted(model, shape, rates)
+    assert kept == kept_layers(small, trace_structure(small, shape[1:]))
+    by_name = {k.name: k for k in kept}
+    expansion, depthwise, projection = (by_name[f"features.2.conv.{i}.0"] for i in range(3))
+    assert expansion.rows == depthwise.rows == depthwise.channels == projection.taps and depthwise.taps == 9
+    gated, gate = by_name["features.4.conv.1.0"], by_name["features.4.conv.2.expand"]
+    assert gate.channels == gated.channels and gated.taps == 25
+    weights = layer_weights(model)
+    counts = {name: (len(w), w[0].numel()) for name, w in weights.items()}  # depthwise convs: dense
+    cost = CostModel(model, structure, shape[1:])
+    counts.update(zip(cost.layers, cost.kept_table(rates, "filter+column")))
+    counted = {k.name: k for k in counted_layers(structure, counts)}
+    assert all(counted[k.name].rows >= k.rows for k in kept)
+    assert counted["features.2.conv.1.0"].rows == depthwise.rows
 
 
 def test_fit_recovers_non_negative_layer_costs():
