@@ -8,6 +8,7 @@ under qemu (never printed as time).
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from torch import nn
@@ -45,6 +46,8 @@ def latency_objective(arch: str, device: str, input_shape: tuple[int, ...], thre
     from runtime import get_devices
 
     table = load_or_build(arch, device, steps or DEFAULT_STEPS, threads=threads, progress=progress)
+    if progress or not table.meets_goal:
+        print(table.validation_line(), file=sys.stderr, flush=True)
     runner, workdir = get_devices(device)[0], Path(workdir)
 
     def predict(model: nn.Module) -> float:

@@ -20,8 +20,8 @@ CODEGEN_SOURCES = ("codegen/**/*.py", "android_bench/*.c", "android_bench/*.h")
 
 
 def device_fingerprint(device: Device, threads: int) -> dict:
-    """The device (kind; CPU model and cores, or the emulator), threads, the pinning every measurement of the
-    table uses (``pin="auto"``: the fastest cores) and why, the cost unit, and the software."""
+    """The device (kind; CPU model, cores and cache sizes, or the emulator), threads, the pinning every measurement
+    of the table uses (``pin="auto"``: the fastest cores) and why, the cost unit, and the software."""
     kind = device.name.partition(":")[0]
     if kind == "qemu":
         version = subprocess.run([device.qemu, "--version"], capture_output=True, text=True).stdout
@@ -32,6 +32,8 @@ def device_fingerprint(device: Device, threads: int) -> dict:
                  **cpuinfo(device.shell("cat", "/proc/cpuinfo"))}
     else:
         facts = {"machine": platform.machine(), **cpuinfo(Path("/proc/cpuinfo").read_text())}
+    if not device.emulated:
+        facts["caches"] = {f"L{level}": size for level, size in device.cache_sizes().items()}
     software = {"tvm": metadata.version("apache-tvm"),
                 "codegen": _digest(sorted(p for g in CODEGEN_SOURCES for p in ROOT.glob(g)))}
     pinning = device.pinning(AUTO, threads)

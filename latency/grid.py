@@ -1,14 +1,15 @@
-"""Building a latency table: pruned variants of the registry model on a grid of kept fractions, each compiled once
-for the device and run once with per-kernel profiling (on qemu: per-kernel executed instructions, never time);
-and validating a table on other models.
+"""Building a latency table: pruned variants of the registry model with kept fractions from a grid, each compiled
+once for the device and run once with per-kernel profiling (on qemu: per-kernel executed instructions, never
+time); and validating a table on other models.
 
-For every (filter keep, column keep) pair of ``steps``, whole filters and whole columns of every conv are zeroed
-by magnitude and the model is compacted. Each build measures every layer at once, so a table costs
-``len(steps) ** 2`` builds. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each
-variant recording the device that measured it.
+Each conv takes every (filter keep, column keep) pair of ``steps`` in one of ``len(steps) ** 2`` builds, the
+first dense, the others in an order of its own (``latency.variants.design_rates``); whole filters and columns
+are zeroed by magnitude and the model is compacted. Each build measures every layer at once. Then a few
+random off-grid models check the fitted table, and their errors are stored in it. Several phones of one model
+(``adb:S1,adb:S2``) measure the builds side by side, each variant recording the device that measured it.
 
 >>> table = build_table("resnet20", "host")
->>> validate_table(table, [compacted(model, shape, random_rates(model, shape, rng))])
+>>> table.accuracy["validation"]["max_rel_error"]
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from torch import nn
 
 from compress.counting import count_model
@@ -28,14 +30,16 @@ from .devices import common_fingerprint, share_out
 from .measure import Measurement, compile_for, default_runs, measure
 from .predictor import KeptLayer, kernel_layers
 from .table import LatencyTable, meta_trace, relative_errors, volume
-from .variants import calibrated_model, compacted, grid_rates
+from .variants import calibrated_model, compacted, design_rates, random_rates
 
 DEFAULT_STEPS = (1.0, 0.75, 0.5, 0.25)
+DEFAULT_CHECKS = 4  # random off-grid models measured to validate a new table
 
 
 def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int = 1, runs: int | None = None,
-                workdir: str | Path | None = None, progress: bool = True, seed: int = 0) -> LatencyTable:
-    """Compile and measure every (filter keep, column keep) variant of ``arch`` on the steps grid.
+                workdir: str | Path | None = None, progress: bool = True, seed: int = 0,
+                checks: int = DEFAULT_CHECKS) -> LatencyTable:
+    """Compile and measure ``len(steps) ** 2`` pruned builds of ``arch``, fit the table, and validate it.
 
     Parameters
     ----------
@@ -55,12 +59,14 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     progress : bool
         Print one line per variant to stderr.
     seed : int
-        Seed of the model's weights and BatchNorm calibration.
+        Seed of the model's weights and BatchNorm calibration, of the builds' order and of the checks.
+    checks : int
+        Random off-grid models (rates in [0, 0.75) per conv) measured after the fit; 0 skips the validation.
 
     Returns
     -------
     table : LatencyTable
-        With its leave-one-out accuracy over the grid in ``accuracy``.
+        With its leave-one-out accuracy over the builds and its validation in ``accuracy``.
     """
     devices = get_devices(device_spec)
     fingerprint = common_fingerprint(devices, threads)
@@ -73,12 +79,17 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     start = time.perf_counter()
     model, shape = calibrated_model(arch, seed)
     table = LatencyTable(arch, device_spec, fingerprint, steps, shape, _dense_layers(model, shape))
+    rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        table.variants = _measure_grid(table, model, devices, root, threads, runs, progress)
+        table.variants = _measure_builds(table, design_rates(model, shape, steps, rng), model, devices, root,
+                                         threads, runs, progress)
     table.build_seconds = round(time.perf_counter() - start, 1)
-    table.spill_weights = table.spill_threshold()
+    table.cache_bytes = table.fit_cache()
     table.accuracy["grid_leave_one_out"] = table.leave_one_out()
+    if checks:
+        validate_table(table, [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(checks)],
+                       runs, workdir)
     return table
 
 
@@ -101,25 +112,26 @@ def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | Non
     return table.accuracy["validation"]
 
 
-def _measure_grid(table: LatencyTable, model: nn.Module, devices: list[Device], root: Path, threads: int,
-                  runs: int, progress: bool) -> list[dict]:
-    """Every grid variant of ``model`` compiled into ``root`` and measured by the next free device, in grid order:
-    its record, keeps and device."""
-    grid, done, shape = list(itertools.product(table.steps, table.steps)), itertools.count(1), table.input_shape
+def _measure_builds(table: LatencyTable, builds: list[dict], model: nn.Module, devices: list[Device], root: Path,
+                    threads: int, runs: int, progress: bool) -> list[dict]:
+    """Every build (per-conv rates) of ``model`` compiled into ``root`` and measured by the next free device, in
+    order: its record, per-conv (filter keep, column keep) and device."""
+    done, shape = itertools.count(1), table.input_shape
 
-    def build(keeps: tuple[float, float]):
-        variant = compacted(model, shape, grid_rates(model, shape, *keeps))
-        return table.kept(variant), _compile(table, variant, root / f"{table.arch}-f{keeps[0]:g}-c{keeps[1]:g}")
+    def build(index: int):
+        variant = compacted(model, shape, builds[index])
+        return table.kept(variant), _compile(table, variant, root / f"{table.arch}-build{index}")
 
-    def run(device: Device, keeps: tuple[float, float], built) -> dict:
+    def run(device: Device, index: int, built) -> dict:
         kept, compiled = built
         record = _record(table, kept, compiled, measure(device, compiled, threads, runs))
         if progress:
-            print(f"[{next(done)}/{len(grid)}] {table.arch} filter keep {keeps[0]:g}, column keep {keeps[1]:g} "
-                  f"on {device.name}: {record['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
-        return {**record, "filter_keep": keeps[0], "column_keep": keeps[1], "device": device.name}
+            print(f"[{next(done)}/{len(builds)}] {table.arch} build {index} on {device.name}: "
+                  f"{record['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
+        keeps = {name: [1.0 - rate.filter, 1.0 - rate.column] for name, rate in builds[index].items()}
+        return {**record, "keeps": keeps, "device": device.name}
 
-    return share_out(devices, grid, build, run)
+    return share_out(devices, range(len(builds)), build, run)
 
 
 def _compile(table: LatencyTable, model: nn.Module, out_dir: Path):

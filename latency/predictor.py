@@ -9,11 +9,13 @@ epilogue, fixed cost). The ``t * n`` term follows the last, partly filled block;
 ResNet-20 models on the host erred by 1.4% on average instead of 1.1% (refitting the measurements of one
 run of ``benchmarks/bench_latency_table.py``).
 
-One effect is not per layer: when the whole model's weights no longer stay in the cache from one
-inference to the next, every layer also streams its weights from memory (VGG-16 on the host: the deep
-layers' time per multiply-add doubles above about 10M kept weights). A ``spilled`` flag (the model's kept
-weights above a threshold chosen per table) adds ``f * r * t * spilled``. The other kernels (pooling,
-shortcut gathers) follow the activation volume: ``g * sum(out channels * pixels) + h``.
+One effect is not per layer: a model whose weights do not fit in the cache streams part of them from memory at
+every inference, and each layer pays for the bytes it reads (VGG-16 on the host: the deep layers' time per
+multiply-add rises by half when the whole model no longer fits). With ``S`` the model's kept weight bytes and
+``C`` the cache they compete for, the streamed fraction is ``max(0, 1 - C / S)``, so a layer adds
+``f * r * t * miss``. ``C`` starts from the device's last-level cache and is fitted per table (other programs and
+the code share that cache). The other kernels (pooling, shortcut gathers) follow the activation volume:
+``g * sum(out channels * pixels) + h``.
 
 A depthwise conv (MobileNet) is a layer too, with its direct kernel: per kept channel, a padded copy of its
 input and taps x pixels multiply-adds. Its rows are the live channels of the space it reads and writes (it is
@@ -38,6 +40,8 @@ from torch import nn
 
 from compress.pruning import Structure, layer_weights
 from compress.pruning.structure import Space
+
+WEIGHT_BYTES = 4  # fp32
 
 
 @dataclass(frozen=True)
@@ -164,18 +168,25 @@ def _incidence(matrix: np.ndarray, channels: int) -> np.ndarray:
     return np.logical_or.reduce([strided[:, :, j] for j in range(per)])  # faster than any(2) on short axes
 
 
-def layer_features(rows, taps, dense_rows: int, dense_taps: int, block: int, spilled) -> np.ndarray:
-    """Design matrix ``[r * t, t * n, t, r, 1, r * t * spilled]`` of the layer model (r, t, n as fractions of
-    the dense layer; ``spilled`` 1 where the model's weights do not stay in the cache, else 0)."""
+def layer_features(rows, taps, dense_rows: int, dense_taps: int, block: int, miss) -> np.ndarray:
+    """Design matrix ``[r * t, t * n, t, r, 1, r * t * miss]`` of the layer model (r, t, n as fractions of
+    the dense layer; ``miss`` the fraction of the model's weights streamed from memory, :func:`miss_fraction`)."""
     rows = np.asarray(rows, dtype=float)
     r, t = rows / dense_rows, np.asarray(taps, dtype=float) / dense_taps
     n = np.ceil(rows / block) / np.ceil(dense_rows / block)
-    return np.stack([r * t, t * n, t, r, np.ones_like(r), r * t * np.asarray(spilled, dtype=float)], axis=-1)
+    return np.stack([r * t, t * n, t, r, np.ones_like(r), r * t * np.asarray(miss, dtype=float)], axis=-1)
 
 
 def kept_weights(kept: list[KeptLayer]) -> int:
     """Weights the compacted model multiplies with: kept rows x kept taps, summed over layers."""
     return sum(k.rows * k.taps for k in kept)
+
+
+def miss_fraction(weights, cache_bytes: float) -> np.ndarray:
+    """The fraction of a model's fp32 weights (``weights`` kept weights) that does not fit in ``cache_bytes``
+    and streams from memory at each inference: ``max(0, 1 - cache / bytes)``, 0 for an infinite cache."""
+    size = np.maximum(np.asarray(weights, dtype=float) * WEIGHT_BYTES, 1.0)
+    return np.clip(1.0 - cache_bytes / size, 0.0, 1.0)
 
 
 def nonlayer_features(volume) -> np.ndarray:

@@ -25,24 +25,26 @@ from torch import nn
 
 from compress.pruning import Structure, layer_weights, trace_structure
 
-from .fingerprint import INSTRUCTIONS
-from .predictor import (KeptLayer, counted_layers, fit, kept_layers, kept_weights, layer_features,
+from .fingerprint import INSTRUCTIONS, MS
+from .predictor import (KeptLayer, counted_layers, fit, kept_layers, kept_weights, layer_features, miss_fraction,
                         nonlayer_features)
 from .variants import calibrated_model
 
-FORMAT = 1
+FORMAT = 2
 STRUCTURE_CACHE = 32  # traced structures of compacted shapes kept per table
-SPILL_GAIN = 0.5  # a spill threshold is used only if it halves the grid's leave-one-out error
+SPILL_GAIN = 0.8  # a cache size is fitted only if it cuts the builds' leave-one-out error by a fifth
+CACHE_SHARES = (1.0, 0.5, 0.25, 0.125, 0.0625)  # candidate shares of the last-level cache the weights can use
+GOALS = {MS: (0.05, 0.12), INSTRUCTIONS: (0.02, 0.05)}  # mean and max relative error a validated table should meet
 
 
 class Fits(NamedTuple):
-    """Per-layer coefficients, the other kernels' coefficients, the driver's overhead (median), and the kept
-    weights above which a model's weights spill from the cache."""
+    """Per-layer coefficients, the other kernels' coefficients, the driver's overhead (median), and the cache
+    (bytes) a model's weights are measured against."""
 
     layers: list[np.ndarray]
     other: np.ndarray
     overhead: float
-    spill: float
+    cache: float
 
 
 @dataclass
@@ -55,9 +57,9 @@ class LatencyTable:
     steps: tuple[float, ...]
     input_shape: tuple[int, ...]
     layers: list[dict]  # per kernel layer: name, kind, pixels, dense rows/taps, kernel_size, stride, block
-    variants: list[dict] = field(default_factory=list)  # per grid point: keeps, costs, volume, layers
+    variants: list[dict] = field(default_factory=list)  # per build: keeps, costs, volume, layers
     build_seconds: float = 0.0
-    spill_weights: float | None = None  # kept weights above which the weights spill from the cache; None: never
+    cache_bytes: float | None = None  # cache the weights fit in, fitted; None: they never spill
     accuracy: dict = field(default_factory=dict)
 
     @property
@@ -88,53 +90,75 @@ class LatencyTable:
     # ---- fitting --------------------------------------------------------------------------------------
 
     @property
-    def _spill(self) -> float:
-        return math.inf if self.spill_weights is None else self.spill_weights
+    def _cache(self) -> float:
+        return math.inf if self.cache_bytes is None else self.cache_bytes
 
     @cached_property
     def _fits(self) -> Fits:
-        return self._fit(self.variants, self._spill)
+        return self._fit(self.variants, self._cache)
 
-    def _fit(self, variants: list[dict], spill: float) -> Fits:
-        spilled = [_weights(v) > spill for v in variants]
+    def _fit(self, variants: list[dict], cache: float) -> Fits:
+        miss = miss_fraction([_weights(v) for v in variants], cache)
         per_layer = []
         for i, meta in enumerate(self.layers):
             points = [v["layers"][i] for v in variants]
-            features = _layer_x(meta, [p["rows"] for p in points], [p["taps"] for p in points], spilled)
+            features = _layer_x(meta, [p["rows"] for p in points], [p["taps"] for p in points], miss)
             per_layer.append(fit(features, [p["cost"] for p in points]))
         other = fit(nonlayer_features([v["volume"] for v in variants]), [v["other_kernels"] for v in variants])
-        return Fits(per_layer, other, float(np.median([v["overhead"] for v in variants])), spill)
+        return Fits(per_layer, other, float(np.median([v["overhead"] for v in variants])), cache)
 
-    def spill_threshold(self) -> float | None:
-        """Of "never" and the midpoints between the grid's kept-weight counts, the spill threshold with the
-        smallest leave-one-out error, if it beats "never" by ``SPILL_GAIN``. Never for instruction counts."""
-        if self.unit == INSTRUCTIONS:
+    def fit_cache(self) -> float | None:
+        """Of "never spills" and shares (``CACHE_SHARES``) of the device's last-level cache, the cache size
+        with the smallest leave-one-out error over the builds, if it beats "never" by ``SPILL_GAIN``. None for
+        instruction counts, which no cache changes, and for devices that do not tell their caches."""
+        caches = self.fingerprint.get("caches") or {}
+        if self.unit == INSTRUCTIONS or not caches:
             return None
-        counts = sorted({_weights(v) for v in self.variants})
-        candidates = [math.inf] + [(a + b) / 2 for a, b in zip(counts, counts[1:])]
+        last = max(caches.values())
+        candidates = [math.inf] + [last * share for share in CACHE_SHARES]
         errors = [self.leave_one_out(c)["mean_rel_error"] for c in candidates]
         best = int(np.argmin(errors))
         return candidates[best] if errors[best] < SPILL_GAIN * errors[0] else None
 
-    def leave_one_out(self, spill: float | None = None) -> dict:
-        """Each grid variant predicted from fits over all the others, vs its measured whole cost."""
-        spill = self._spill if spill is None else spill
+    def leave_one_out(self, cache: float | None = None) -> dict:
+        """Each build predicted from fits over all the others, vs its measured whole cost."""
+        cache = self._cache if cache is None else cache
         predicted = []
         for i, variant in enumerate(self.variants):
             rest = self.variants[:i] + self.variants[i + 1:]
             kept = [KeptLayer(m["name"], p["rows"], p["taps"], p["channels"])
                     for m, p in zip(self.layers, variant["layers"])]
-            costs, nonlayer = self._predict_kept(kept, self._fit(rest or self.variants, spill))
+            costs, nonlayer = self._predict_kept(kept, self._fit(rest or self.variants, cache))
             predicted.append(sum(costs) + nonlayer)
         return relative_errors(predicted, [v["whole"] for v in self.variants])
+
+    def validation_line(self) -> str:
+        """One line: how well the table predicted its off-grid checks, against its goal (``GOALS``)."""
+        record = self.accuracy.get("validation")
+        if not record:
+            return f"the {self.arch} latency table on {self.device} was not validated off its grid"
+        mean_goal, max_goal = GOALS[self.unit]
+        line = (f"the {self.arch} latency table on {self.device} predicts {record['points']} off-grid models within "
+                f"{record['mean_rel_error']:.1%} on average, {record['max_rel_error']:.1%} at worst")
+        if record["mean_rel_error"] <= mean_goal and record["max_rel_error"] <= max_goal:
+            return f"{line} (goal {mean_goal:.0%} / {max_goal:.0%}: met)"
+        return (f"{line}: above its goal of {mean_goal:.0%} / {max_goal:.0%}, so latency predictions may be off by as "
+                "much (measurements disturbed by other load? rebuild the table on a quiet device)")
+
+    @property
+    def meets_goal(self) -> bool:
+        """Whether the table's validation (if any) is within ``GOALS``; a table never validated counts as met."""
+        record = self.accuracy.get("validation")
+        mean_goal, max_goal = GOALS[self.unit]
+        return not record or (record["mean_rel_error"] <= mean_goal and record["max_rel_error"] <= max_goal)
 
     # ---- predicting -----------------------------------------------------------------------------------
 
     def _predict_kept(self, kept: list[KeptLayer], fits: Fits | None = None) -> tuple[list[float], float]:
         """Per-layer costs and the cost outside layer kernels (other kernels + the driver's overhead)."""
         fits = fits or self._fits
-        spilled = kept_weights(kept) > fits.spill
-        costs = [max(float(_layer_x(m, k.rows, k.taps, spilled) @ coef), 0.0)
+        miss = miss_fraction(kept_weights(kept), fits.cache)
+        costs = [max(float(_layer_x(m, k.rows, k.taps, miss) @ coef), 0.0)
                  for k, m, coef in zip(kept, self.layers, fits.layers)]
         other = max(float(nonlayer_features(volume(kept, self.layers)) @ fits.other), 0.0)
         return costs, other + fits.overhead
@@ -218,8 +242,8 @@ def relative_errors(predicted: list[float], measured: list[float]) -> dict:
             "predicted": predicted, "measured": measured}
 
 
-def _layer_x(meta: dict, rows, taps, spilled) -> np.ndarray:
-    return layer_features(rows, taps, meta["dense_rows"], meta["dense_taps"], meta["block"], spilled)
+def _layer_x(meta: dict, rows, taps, miss) -> np.ndarray:
+    return layer_features(rows, taps, meta["dense_rows"], meta["dense_taps"], meta["block"], miss)
 
 
 def _weights(variant: dict) -> int:

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .cpus import CPU_DIR, MAX_FREQ_GLOB, ONLINE, cpu_mask, max_frequencies
+from .cpus import CACHE_GLOBS, CPU_DIR, MAX_FREQ_GLOB, ONLINE, cache_sizes, cpu_mask, max_frequencies
 from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
 from .errors import DeviceError
 from .local import RUN_TIMEOUT_S
@@ -93,8 +93,15 @@ class AdbDevice(Device):
         return self._checked(f"run {' '.join(command)}", "shell", *command).stdout
 
     def max_frequencies(self) -> dict[int, int]:
-        proc = self._adb("shell", "grep", "-H", ".", ONLINE, f"{CPU_DIR}/{MAX_FREQ_GLOB}")
-        return max_frequencies(dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line))
+        return max_frequencies(self._sysfs(ONLINE, f"{CPU_DIR}/{MAX_FREQ_GLOB}"))
+
+    def cache_sizes(self) -> dict[int, int]:
+        return cache_sizes(self._sysfs(*(f"{CPU_DIR}/{pattern}" for pattern in CACHE_GLOBS)))
+
+    def _sysfs(self, *patterns: str) -> dict[str, str]:
+        """The texts of the device's files matching ``patterns``, by path (unreadable ones left out)."""
+        proc = self._adb("shell", "grep", "-H", ".", *patterns)
+        return dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
 
     def install(self, binary: Path) -> str:
         """The path of ``binary`` on the device, pushed (and made executable) unless the device holds the same

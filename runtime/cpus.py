@@ -18,6 +18,7 @@ AUTO, NO_PIN = "auto", "none"  # the pin settings that are not CPU lists
 CPU_DIR = "/sys/devices/system/cpu"
 ONLINE = f"{CPU_DIR}/online"
 MAX_FREQ_GLOB = "cpu[0-9]*/cpufreq/cpuinfo_max_freq"  # under CPU_DIR, in kHz
+CACHE_GLOBS = tuple(f"cpu[0-9]*/cache/index[0-9]*/{name}" for name in ("level", "type", "size"))  # under CPU_DIR
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,48 @@ def max_frequencies(files: Mapping[str, str]) -> dict[int, int]:
 
 def local_max_frequencies() -> dict[int, int]:
     """:func:`max_frequencies` of this machine."""
+    return max_frequencies(_read_files([Path(ONLINE), *Path(CPU_DIR).glob(MAX_FREQ_GLOB)]))
+
+
+def _read_files(paths) -> dict[str, str]:
+    """The texts of the readable files among ``paths``, by path."""
     files = {}
-    for path in [Path(ONLINE), *Path(CPU_DIR).glob(MAX_FREQ_GLOB)]:
+    for path in paths:
         try:
             files[str(path)] = path.read_text()
         except OSError:
             pass
-    return max_frequencies(files)
+    return files
+
+
+def cache_sizes(files: Mapping[str, str]) -> dict[int, int]:
+    """Bytes of the largest data or unified cache of each level, from the texts of sysfs files by path
+    (``cpuN/cache/indexK/{level,type,size}`` under ``CPU_DIR``; sizes such as ``48K`` or ``2M``). Empty when the
+    kernel does not describe its caches (many phones)."""
+    caches: dict[str, dict[str, str]] = {}
+    for path, text in files.items():
+        parts = Path(path).parts
+        if len(parts) >= 4 and parts[-3] == "cache" and parts[-2].startswith("index"):
+            caches.setdefault(str(Path(*parts[:-1])), {})[parts[-1]] = text.strip()
+    sizes: dict[int, int] = {}
+    for cache in caches.values():
+        size = _bytes(cache.get("size", ""))
+        if cache.get("type") in ("Data", "Unified") and cache.get("level", "").isdigit() and size:
+            level = int(cache["level"])
+            sizes[level] = max(size, sizes.get(level, 0))
+    return dict(sorted(sizes.items()))
+
+
+def _bytes(text: str) -> int:
+    """``48K`` -> 49152, ``2M`` -> 2097152, ``512`` -> 512; 0 when unreadable."""
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    return int(digits) * scale if digits.isdigit() else 0
+
+
+def local_cache_sizes() -> dict[int, int]:
+    """:func:`cache_sizes` of this machine."""
+    return cache_sizes(_read_files(path for pattern in CACHE_GLOBS for path in Path(CPU_DIR).glob(pattern)))
 
 
 def fastest_cores(freqs: Mapping[int, int], threads: int) -> Pinning:

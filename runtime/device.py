@@ -30,7 +30,8 @@ class RunOutput:
 
 
 class Device:
-    """Base class; subclasses implement :meth:`execute` (and :meth:`max_frequencies` where the device tells them)
+    """Base class; subclasses implement :meth:`execute` (and :meth:`max_frequencies`, :meth:`cache_sizes` where
+    the device tells them)
     and set ``name``, ``arch`` and ``emulated``."""
 
     name = "device"
@@ -43,6 +44,10 @@ class Device:
 
     def max_frequencies(self) -> dict[int, int]:
         """Maximum frequency (kHz) per online CPU; empty when the device does not say."""
+        return {}
+
+    def cache_sizes(self) -> dict[int, int]:
+        """Bytes of the largest data/unified cache per level; empty when the device does not say."""
         return {}
 
     def pinning(self, pin: str, threads: int) -> Pinning:

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .cpus import local_max_frequencies
+from .cpus import local_cache_sizes, local_max_frequencies
 from .device import INPUT_FILE, OUTPUT_FILE, Device, RunOutput
 from .errors import DeviceError
 
@@ -35,6 +35,9 @@ class LocalDevice(Device):
 
     def max_frequencies(self) -> dict[int, int]:
         return local_max_frequencies()
+
+    def cache_sizes(self) -> dict[int, int]:
+        return local_cache_sizes()
 
     def _run(self, cmd: list[str], work: Path, binary: Path) -> subprocess.CompletedProcess:
         try:

@@ -7,7 +7,7 @@ import pytest
 
 from compress.pruning import layer_weights, trace_structure
 from compress.search import CostModel
-from latency.predictor import counted_layers, fit, kept_layers, layer_features
+from latency.predictor import counted_layers, fit, kept_layers, layer_features, miss_fraction
 from latency.variants import calibrated_model, compacted, masked, random_rates
 
 
@@ -61,7 +61,7 @@ def test_depthwise_convs_and_gates_keep_the_channels_of_their_space():
 def test_fit_recovers_non_negative_layer_costs():
     rows = np.array([64, 48, 32, 16, 64, 48, 32, 16, 40, 20])
     taps = np.array([576, 576, 576, 576, 288, 288, 288, 288, 400, 100])
-    features = layer_features(rows, taps, 64, 576, block=6, spilled=np.zeros(10))
+    features = layer_features(rows, taps, 64, 576, block=6, miss=np.zeros(10))
     truth = np.array([2.0, 0.5, 0.3, 0.1, 0.05, 0.0])
     coefficients = fit(features, features @ truth)
     assert np.allclose(features @ coefficients, features @ truth, rtol=1e-6)
@@ -69,3 +69,9 @@ def test_fit_recovers_non_negative_layer_costs():
     noisy = features @ truth - np.linspace(0, 0.3, 10)
     assert (np.linalg.lstsq(features, noisy, rcond=None)[0] < 0).any()  # plain least squares goes negative
     assert (fit(features, noisy) >= 0).all()
+
+
+def test_the_fraction_of_weights_beyond_the_cache():
+    """fp32 weights: 1M weights are 4 MB; with 3 MB of cache a quarter streams from memory."""
+    assert np.allclose(miss_fraction([0, 250_000, 750_000, 1_000_000], 3e6), [0, 0, 0, 0.25])
+    assert miss_fraction(10**9, float("inf")) == 0

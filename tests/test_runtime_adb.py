@@ -135,9 +135,7 @@ def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkey
     one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
     assert one.unit == INSTRUCTIONS and one.fingerprint["kind"] == "adb" and one.fingerprint["model"] == "stand-in"
     assert len(one.variants) == 4 and {v["device"] for v in one.variants} == {"adb:PHONE1"}
-    full, half = (next(v["whole"] for v in one.variants if (v["filter_keep"], v["column_keep"]) == keep)
-                  for keep in ((1.0, 1.0), (0.5, 0.5)))
-    assert 0 < half < full
+    assert 0 < max(v["whole"] for v in one.variants[1:]) < one.variants[0]["whole"]  # the first build is dense
     assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
     both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False)
     assert {v["device"] for v in both.variants} == {"adb:PHONE1", "adb:PHONE2"}
@@ -145,8 +143,7 @@ def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkey
     assert both.key == one.key and both.fingerprint == one.fingerprint and both.layers == one.layers
     for merged, alone in zip(both.variants, one.variants, strict=True):
         assert merged.keys() == alone.keys() and merged["layers"] == alone["layers"]
-        assert [merged[k] for k in ("filter_keep", "column_keep", "volume")] == \
-            [alone[k] for k in ("filter_keep", "column_keep", "volume")]
+        assert [merged[k] for k in ("keeps", "volume")] == [alone[k] for k in ("keeps", "volume")]
         assert merged["whole"] == pytest.approx(alone["whole"], rel=0.05)
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.cpus import (ONLINE, Pinning, choose_pinning, cpu_mask, fastest_cores, format_cpu_list, max_frequencies,
-                          parse_cpu_list)
+from runtime.cpus import (ONLINE, Pinning, cache_sizes, choose_pinning, cpu_mask, fastest_cores, format_cpu_list,
+                          local_cache_sizes, max_frequencies, parse_cpu_list)
 
 BIG_LITTLE = {**dict.fromkeys(range(4), 1804800), **dict.fromkeys(range(4, 7), 2419200), 7: 2841600}  # kHz
 
@@ -26,6 +26,19 @@ def test_max_frequencies_of_the_online_cpus():
     assert max_frequencies({ONLINE: "0-2\n", **files}) == {0: 1800000, 1: 1800000, 2: 2400000}
     assert max_frequencies(files) == {0: 1800000, 1: 1800000, 2: 2400000, 3: 2400000}
     assert max_frequencies({ONLINE: "0-3\n"}) == {}
+
+
+def test_cache_sizes_per_level_from_sysfs():
+    """A big.LITTLE phone: each level's largest data or unified cache; instruction caches and unreadable sizes
+    do not count."""
+    caches = {(0, 0): ("1", "Data", "32K"), (0, 1): ("1", "Instruction", "64K"), (0, 2): ("2", "Unified", "128K"),
+              (7, 0): ("1", "Data", "64K"), (7, 2): ("2", "Unified", "1M"), (7, 3): ("3", "Unified", "4096K"),
+              (7, 4): ("4", "Unified", "unknown")}
+    files = {f"/sys/devices/system/cpu/cpu{cpu}/cache/index{i}/{name}": f"{value}\n"
+             for (cpu, i), values in caches.items() for name, value in zip(("level", "type", "size"), values)}
+    assert cache_sizes(files) == {1: 64 << 10, 2: 1 << 20, 3: 4 << 20}
+    assert cache_sizes({}) == {}
+    assert all(size > 0 for size in local_cache_sizes().values())
 
 
 def test_the_fastest_cluster_then_the_next_while_threads_need_more():
