@@ -46,8 +46,7 @@ def latency_objective(arch: str, device: str, input_shape: tuple[int, ...], thre
     from runtime import get_devices
 
     table = load_or_build(arch, device, steps or DEFAULT_STEPS, threads=threads, progress=progress)
-    if progress or not table.meets_goal:
-        print(table.validation_line(), file=sys.stderr, flush=True)
+    print(table.validation_line(), file=sys.stderr, flush=True)
     runner, workdir = get_devices(device)[0], Path(workdir)
 
     def predict(model: nn.Module) -> float:

@@ -46,3 +46,5 @@ def test_run_with_a_latency_goal_predicts_and_measures_each_round(tmp_path, caps
     assert latency["unit"] == "ms" and latency["goal"] == pytest.approx(goal, rel=1e-3)
     assert latency["predicted"] <= goal * 1.001 and latency["measured"] > 0
     assert "cost measured on the compiled model (ms)" in (out / "compress" / "report.md").read_text()
+    assert table.accuracy["validation"]["points"] == 4  # checked off its grid when built, and said when used
+    assert table.validation_line() in capsys.readouterr().err

@@ -132,12 +132,12 @@ def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkey
     log = fake_adb("PHONE1:device,PHONE2:device")
     monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
     assert get_device("adb:PHONE1").emulated
-    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False)
+    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False, checks=0)
     assert one.unit == INSTRUCTIONS and one.fingerprint["kind"] == "adb" and one.fingerprint["model"] == "stand-in"
     assert len(one.variants) == 4 and {v["device"] for v in one.variants} == {"adb:PHONE1"}
     assert 0 < max(v["whole"] for v in one.variants[1:]) < one.variants[0]["whole"]  # the first build is dense
     assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
-    both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False)
+    both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False, checks=0)
     assert {v["device"] for v in both.variants} == {"adb:PHONE1", "adb:PHONE2"}
     assert "-s PHONE2 push" in log.read_text()
     assert both.key == one.key and both.fingerprint == one.fingerprint and both.layers == one.layers
