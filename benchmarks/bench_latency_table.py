@@ -141,11 +141,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--out", default=str(RESULTS / "latency" / "latency_table"), help="output path without suffix")
     args = parser.parse_args()
-    runs = [run(arch, "host", args.variants, args.seeds, args.runs) for arch in args.models]
-    runs += [run(arch, "qemu", args.qemu_variants, args.seeds, None) for arch in args.qemu_models]
     report = {"command": command(), "seeds": args.seeds, "variants": args.variants,
-              "qemu_variants": args.qemu_variants, "timed_runs": args.runs, "runs": runs}
-    print(f"wrote {write_report(args.out, report, markdown(report))} and its .json")
+              "qemu_variants": args.qemu_variants, "timed_runs": args.runs, "runs": []}
+    jobs = [(arch, "host", args.variants, args.runs) for arch in args.models]
+    for arch, device, count, runs in jobs + [(arch, "qemu", args.qemu_variants, None) for arch in args.qemu_models]:
+        report["runs"].append(run(arch, device, count, args.seeds, runs))
+        print(f"wrote {write_report(args.out, report, markdown(report))} and its .json")  # after each model
 
 
 if __name__ == "__main__":
