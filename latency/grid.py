@@ -1,19 +1,20 @@
 """Building a latency table: pruned variants of the registry model with kept fractions from a grid, each compiled
-once for the device and run once with per-kernel profiling (on qemu: per-kernel executed instructions, never
+once for the device and measured with per-kernel profiling (on qemu: per-kernel executed instructions, never
 time); and validating a table on other models.
 
 Each conv takes every (filter keep, column keep) pair of ``steps`` in one of ``len(steps) ** 2`` builds, the
 first dense, the others in an order of its own (``latency.variants.design_rates``); whole filters and columns
-are zeroed by magnitude and the model is compacted. Each build measures every layer at once. Then a few
-random off-grid models check the fitted table, and their errors are stored in it. Several phones of one model
-(``adb:S1,adb:S2``) measure the builds side by side, each variant recording the device that measured it.
+are zeroed by magnitude and the model is compacted. Each build measures every layer at once. Builds are timed in
+rounds, one process each per round, keeping each build's fastest: on a shared machine a slow spell then costs a
+build one sample, not all. Then a few random off-grid models check the fitted table, and their errors are stored
+in it. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each variant recording the
+device that measured it.
 
 >>> table = build_table("resnet20", "host")
 >>> table.accuracy["validation"]["max_rel_error"]
 """
 from __future__ import annotations
 
-import itertools
 import sys
 import tempfile
 import time
@@ -27,7 +28,7 @@ from compress.pruning import layer_weights
 from runtime import Device, get_devices
 
 from .devices import common_fingerprint, share_out
-from .measure import Measurement, compile_for, default_runs, measure
+from .measure import Measurement, compile_for, default_runs, fastest, measure, rounds
 from .predictor import KeptLayer, kernel_layers
 from .table import LatencyTable, meta_trace, relative_errors, volume
 from .variants import calibrated_model, compacted, design_rates, random_rates
@@ -105,33 +106,57 @@ def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | Non
     predicted = [table.predict(model, table.input_shape) for model in models]
     with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
-        jobs = [(model, root / f"{table.arch}-check{i}") for i, model in enumerate(models)]
-        measured = share_out(devices, jobs, lambda job: _compile(table, *job),
-                             lambda device, _, compiled: measure(device, compiled, threads, runs, profile=False).whole)
-    table.accuracy["validation"] = relative_errors(predicted, measured)
+        measured = _interleaved(devices, len(models),
+                                lambda i: _compile(table, models[i], root / f"{table.arch}-check{i}"),
+                                threads, runs, profile=False)
+    table.accuracy["validation"] = relative_errors(predicted, [m.whole for m, _ in measured])
     return table.accuracy["validation"]
+
+
+def _interleaved(devices: list[Device], count: int, build, threads: int, runs: int,
+                 profile: bool) -> list[tuple[Measurement, str]]:
+    """Binaries ``build(0)`` ... ``build(count - 1)``, each compiled once and measured in ``rounds`` passes over
+    all of them (one benchmark process each per pass, by the next free device), and per binary the
+    :func:`~latency.measure.fastest` of its passes and the device of its first. A slow spell of a shared machine
+    lasting minutes then costs a binary one of its samples, where back-to-back processes would all fall into it
+    (one binary timed 10 times over 20 minutes here: 0.66 to 0.92 ms)."""
+    built: dict[int, object] = {}
+
+    def compiled(index: int):
+        if index not in built:
+            built[index] = build(index)
+        return built[index]
+
+    passes = [share_out(devices, range(count), compiled,
+                        lambda device, _, binary: (measure(device, binary, threads, runs, profile, repeats=1),
+                                                   device.name))
+              for _ in range(rounds(devices[0]))]
+    return [(fastest([p[i][0] for p in passes]), passes[0][i][1]) for i in range(count)]
 
 
 def _measure_builds(table: LatencyTable, builds: list[dict], model: nn.Module, devices: list[Device], root: Path,
                     threads: int, runs: int, progress: bool) -> list[dict]:
-    """Every build (per-conv rates) of ``model`` compiled into ``root`` and measured by the next free device, in
+    """Every build (per-conv rates) of ``model`` compiled into ``root`` and measured (:func:`_interleaved`), in
     order: its record, per-conv (filter keep, column keep) and device."""
-    done, shape = itertools.count(1), table.input_shape
+    kept: dict[int, list[KeptLayer]] = {}
+    binaries: dict[int, object] = {}
 
     def build(index: int):
-        variant = compacted(model, shape, builds[index])
-        return table.kept(variant), _compile(table, variant, root / f"{table.arch}-build{index}")
-
-    def run(device: Device, index: int, built) -> dict:
-        kept, compiled = built
-        record = _record(table, kept, compiled, measure(device, compiled, threads, runs))
+        variant = compacted(model, table.input_shape, builds[index])
+        kept[index] = table.kept(variant)
+        binaries[index] = _compile(table, variant, root / f"{table.arch}-build{index}")
         if progress:
-            print(f"[{next(done)}/{len(builds)}] {table.arch} build {index} on {device.name}: "
-                  f"{record['whole']:.6g} {table.unit}", file=sys.stderr, flush=True)
-        keeps = {name: [1.0 - rate.filter, 1.0 - rate.column] for name, rate in builds[index].items()}
-        return {**record, "keeps": keeps, "device": device.name}
+            print(f"[{index + 1}/{len(builds)}] {table.arch} build {index} compiled", file=sys.stderr, flush=True)
+        return binaries[index]
 
-    return share_out(devices, range(len(builds)), build, run)
+    records = []
+    for index, (measurement, device) in enumerate(_interleaved(devices, len(builds), build, threads, runs, True)):
+        keeps = {name: [1.0 - rate.filter, 1.0 - rate.column] for name, rate in builds[index].items()}
+        records.append({**_record(table, kept[index], binaries[index], measurement), "keeps": keeps, "device": device})
+        if progress:
+            print(f"{table.arch} build {index} on {device}: {records[-1]['whole']:.6g} {table.unit}",
+                  file=sys.stderr, flush=True)
+    return records
 
 
 def _compile(table: LatencyTable, model: nn.Module, out_dir: Path):

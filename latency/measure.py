@@ -36,9 +36,9 @@ def measure(device: Device, compiled, threads: int, runs: int, profile: bool = T
 
     On a real device: ``repeats`` benchmark processes of ``runs`` timed runs (with ``--profile`` when
     ``profile``) after at least ``WARMUP_MS`` of warm-up, pinned to the fastest cores (``pin="auto"``, which the
-    table's fingerprint records; the binary is pushed to a phone once), and the smallest median of the whole
-    inference and of each kernel: a process slowed down by other load on the machine does not count. Under qemu:
-    instructions per inference (and per kernel).
+    table's fingerprint records; the binary is pushed to a phone once), and the :func:`fastest` of them: a process
+    slowed down by other load on the machine does not count. Under qemu: instructions per inference (and per
+    kernel), whatever ``repeats``.
     """
     if device.emulated:
         device.bench(compiled, runs=1, warmup=0)
@@ -46,13 +46,27 @@ def measure(device: Device, compiled, threads: int, runs: int, profile: bool = T
         return Measurement(float(instructions_per_inference(compiled.binary, runs).instructions), kernels)
     results = [device.bench(compiled, runs=runs, warmup=max(3, runs // 10), warmup_min_ms=WARMUP_MS,
                             threads=threads, profile=profile) for _ in range(repeats)]
+    return fastest([Measurement(r.median_ms, _kernel_sums(r.kernel_ms or [])) for r in results])
+
+
+def fastest(measurements: list[Measurement]) -> Measurement:
+    """Of several measurements of one binary, the smallest whole cost and the smallest cost of each kernel."""
     kernels: dict[str, float] = {}
-    for result in results:
-        summed: dict[str, float] = {}
-        for name, ms in result.kernel_ms or []:
-            summed[name] = summed.get(name, 0.0) + ms
-        kernels = {name: min(ms, kernels.get(name, ms)) for name, ms in summed.items()}
-    return Measurement(min(r.median_ms for r in results), kernels)
+    for m in measurements:
+        kernels = {name: min(cost, kernels.get(name, cost)) for name, cost in m.kernels.items()}
+    return Measurement(min(m.whole for m in measurements), kernels)
+
+
+def rounds(device: Device) -> int:
+    """Measuring rounds of a set of binaries: ``REPEATS`` on a real device, one under qemu (counts repeat)."""
+    return 1 if device.emulated else REPEATS
+
+
+def _kernel_sums(kernel_ms: list[tuple[str, float]]) -> dict[str, float]:
+    summed: dict[str, float] = {}
+    for name, ms in kernel_ms:
+        summed[name] = summed.get(name, 0.0) + ms
+    return summed
 
 
 def default_runs(device: Device) -> int:
