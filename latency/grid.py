@@ -109,14 +109,14 @@ def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | Non
         measured = _interleaved(devices, len(models),
                                 lambda i: _compile(table, models[i], root / f"{table.arch}-check{i}"),
                                 threads, runs, profile=False)
-    table.accuracy["validation"] = relative_errors(predicted, [m.whole for m, _ in measured])
+    table.accuracy["validation"] = relative_errors(predicted, [m.whole for _, m, _ in measured])
     return table.accuracy["validation"]
 
 
 def _interleaved(devices: list[Device], count: int, build, threads: int, runs: int,
-                 profile: bool) -> list[tuple[Measurement, str]]:
+                 profile: bool) -> list[tuple[object, Measurement, str]]:
     """Binaries ``build(0)`` ... ``build(count - 1)``, each compiled once and measured in ``rounds`` passes over
-    all of them (one benchmark process each per pass, by the next free device), and per binary the
+    all of them (one benchmark process each per pass, by the next free device), and per binary: the binary, the
     :func:`~latency.measure.fastest` of its passes and the device of its first. A slow spell of a shared machine
     lasting minutes then costs a binary one of its samples, where back-to-back processes would all fall into it
     (one binary timed 10 times over 20 minutes here: 0.66 to 0.92 ms)."""
@@ -131,7 +131,7 @@ def _interleaved(devices: list[Device], count: int, build, threads: int, runs: i
                         lambda device, _, binary: (measure(device, binary, threads, runs, profile, repeats=1),
                                                    device.name))
               for _ in range(rounds(devices[0]))]
-    return [(fastest([p[i][0] for p in passes]), passes[0][i][1]) for i in range(count)]
+    return [(built[i], fastest([p[i][0] for p in passes]), passes[0][i][1]) for i in range(count)]
 
 
 def _measure_builds(table: LatencyTable, builds: list[dict], model: nn.Module, devices: list[Device], root: Path,
@@ -139,20 +139,20 @@ def _measure_builds(table: LatencyTable, builds: list[dict], model: nn.Module, d
     """Every build (per-conv rates) of ``model`` compiled into ``root`` and measured (:func:`_interleaved`), in
     order: its record, per-conv (filter keep, column keep) and device."""
     kept: dict[int, list[KeptLayer]] = {}
-    binaries: dict[int, object] = {}
 
     def build(index: int):
         variant = compacted(model, table.input_shape, builds[index])
         kept[index] = table.kept(variant)
-        binaries[index] = _compile(table, variant, root / f"{table.arch}-build{index}")
+        binary = _compile(table, variant, root / f"{table.arch}-build{index}")
         if progress:
             print(f"[{index + 1}/{len(builds)}] {table.arch} build {index} compiled", file=sys.stderr, flush=True)
-        return binaries[index]
+        return binary
 
     records = []
-    for index, (measurement, device) in enumerate(_interleaved(devices, len(builds), build, threads, runs, True)):
+    measured = _interleaved(devices, len(builds), build, threads, runs, True)
+    for index, (binary, measurement, device) in enumerate(measured):
         keeps = {name: [1.0 - rate.filter, 1.0 - rate.column] for name, rate in builds[index].items()}
-        records.append({**_record(table, kept[index], binaries[index], measurement), "keeps": keeps, "device": device})
+        records.append({**_record(table, kept[index], binary, measurement), "keeps": keeps, "device": device})
         if progress:
             print(f"{table.arch} build {index} on {device}: {records[-1]['whole']:.6g} {table.unit}",
                   file=sys.stderr, flush=True)

@@ -10,8 +10,8 @@ ResNet-20 models on the host erred by 1.4% on average instead of 1.1% (refitting
 run of ``benchmarks/bench_latency_table.py``).
 
 One effect is not per layer: a model whose weights do not fit in the cache streams part of them from memory at
-every inference, and each layer pays for the bytes it reads (VGG-16 on the host: the deep layers' time per
-multiply-add rises by half when the whole model no longer fits). With ``S`` the model's kept weight bytes and
+every inference, and each layer pays for the bytes it reads (the deep layers of VGG-16, whose weights are
+used on few pixels, spend most of their time reading weights). With ``S`` the model's kept weight bytes and
 ``C`` the cache they compete for, the streamed fraction is ``max(0, 1 - C / S)``, so a layer adds
 ``f * r * t * miss``. ``C`` starts from the device's last-level cache and is fitted per table (other programs and
 the code share that cache). The other kernels (pooling, shortcut gathers) follow the activation volume:

@@ -140,7 +140,7 @@ class LatencyTable:
         mean_goal, max_goal = GOALS[self.unit]
         line = (f"the {self.arch} latency table on {self.device} predicts {record['points']} off-grid models within "
                 f"{record['mean_rel_error']:.1%} on average, {record['max_rel_error']:.1%} at worst")
-        if record["mean_rel_error"] <= mean_goal and record["max_rel_error"] <= max_goal:
+        if self.meets_goal:
             return f"{line} (goal {mean_goal:.0%} / {max_goal:.0%}: met)"
         return (f"{line}: above its goal of {mean_goal:.0%} / {max_goal:.0%}, so latency predictions may be off by as "
                 "much (measurements disturbed by other load? rebuild the table on a quiet device)")
