@@ -2,7 +2,8 @@
 epochs and distillation as every other method; one result file per run, a summary table over all of them.
 
 Methods (all through the project's own pipeline, one round, uniform or searched rates):
-  searched   simulated-annealing rates (the default search), ADMM, hard prune, masked retraining
+  searched   simulated-annealing rates (the default search, from the sensitivity allocation), ADMM, hard prune,
+             masked retraining
   uniform    the same rate on every layer (``SearchConfig.method="uniform"``), ADMM and retraining
   magnitude  uniform rates, no ADMM: one-shot projection, then masked retraining for the whole budget
   torch-pruning  Torch-Pruning 1.6's global group-norm channel pruning (``pip install --no-deps torch-pruning``),

@@ -71,8 +71,8 @@ def test_the_uniform_action_is_a_start_so_the_search_never_ends_below_it(trained
     setup = prepare(model, splits, Target("macs", 2.0), FAST, "filter+column", QUICK)
     result = anneal(setup.space, setup.goal, setup.evaluator, FAST)
     uniform = uniform_action(setup.space, setup.goal)
-    assert result.history[1]["key"] == list(uniform.key)
-    assert result.history[0]["key"] != result.history[1]["key"]  # the experience-guided start comes first
+    assert result.history[2]["key"] == list(uniform.key)  # after the sensitivity and experience-guided starts
+    assert result.history[0]["key"] != result.history[2]["key"]
     assert result.best_eval.score >= setup.evaluator(uniform).score
 
 
@@ -128,7 +128,7 @@ def test_resume_after_a_kill_mid_search_continues_and_matches(trained, tmp_path)
     assert [h["accepted"] for h in resumed.history] == [h["accepted"] for h in full.history]
     assert resumed.best.rates == full.best.rates
     lines = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
-    assert [r["kind"] for r in lines] == ["header"] + ["step"] * 10 + ["final"]
+    assert [r["kind"] for r in lines] == ["header", "sensitivity"] + ["step"] * 10 + ["final"]
 
 
 def test_resume_refuses_a_log_from_another_search(trained, tmp_path):

@@ -42,8 +42,10 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     parser.add_argument("--candidates", type=POSITIVE_INT, default=s.candidates,
                         help="annealing steps (one candidate each)")
     parser.add_argument("--search-method", choices=METHODS, default=s.method,
-                        help="annealing (the method), or a baseline: random (as many random candidates), uniform "
-                             "(one rate for every layer, scaled to the target)")
+                        help="annealing (the method: it starts from the sensitivity allocation), sensitivity (that "
+                             "allocation alone: each layer scored pruned alone, rates traded against the target), or "
+                             "a baseline: random (as many random candidates), uniform (one rate for every layer, "
+                             "scaled to the target)")
     parser.add_argument("--screen", type=POSITIVE_INT, default=s.screen,
                         help="neighbours proposed per annealing step; a ridge fit of score on the rates, learnt from "
                              "the candidates evaluated so far, picks the one to evaluate (1: plain annealing)")

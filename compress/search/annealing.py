@@ -2,12 +2,13 @@
 
 ``initial_values`` (experience: larger layers take higher rates), ``perturb`` (a few knobs, chosen by size,
 moved by a small Gaussian step), ``accept`` (a worse candidate with probability exp(-delta/T)) and ``cool``
-(geometric). The first ``explore`` share of the candidates samples the space (the experience-guided start, the
-uniform one, then random actions) and annealing starts from the best of them, so it never ends worse than
-uniform rates on the quick evaluation: started from one point with small moves, annealing stayed near it and
-lost to plain random search with the same number of evaluations (``benchmarks/results/search-ab-cpu.md``).
+(geometric). The first ``explore`` share of the candidates samples the space (the sensitivity allocation of
+``sensitivity.py``, the experience-guided start, the uniform one, then random actions) and annealing starts from
+the best of them, so it never ends worse than any of them on the quick evaluation: started from one point with
+small moves, annealing stayed near it and lost to plain random search with the same number of evaluations
+(``benchmarks/results/search-ab-cpu.md``). The sensitivity allocation costs 1 + 4 x knobs evaluations of its own.
 
-The sampled candidates do not depend on any score, so they are drawn first and evaluated as one batch, spread
+The sampled candidates depend on no candidate's score, so they are drawn first and evaluated as one batch, spread
 over the processes of a data-parallel run (``compress.distributed.spread``); each annealing step's candidate is
 evaluated on rank 0 and shared. Every process then makes the same choices as a single-process search.
 
@@ -36,12 +37,13 @@ import numpy as np
 from ..distributed import spread
 from ..progress import progress
 from .action import Action, ActionSpace
-from .quick_eval import Evaluation
+from .quick_eval import Evaluation, evaluate_spread
+from .sensitivity import allocate, sensitivity_curves
 from .search_log import SearchLog
 from .surrogate import fit_ridge
 from .target import Goal, rescale
 
-METHODS = ("annealing", "random", "uniform")
+METHODS = ("annealing", "sensitivity", "random", "uniform")
 
 
 @dataclass
@@ -62,7 +64,8 @@ class SearchConfig:
     max_rate: float = 0.95  # no layer loses more than this fraction of its filters / columns / weights
     min_kept: int = 2  # every layer keeps at least this many filters and columns
     include_linear: bool = True  # also prune fully-connected layers' columns
-    method: str = "annealing"  # or the baselines: "random" (candidates random actions), "uniform" (one action)
+    method: str = "annealing"  # or "sensitivity" (its start alone), or the baselines: "random" (candidates random
+    # actions), "uniform" (one action)
     seed: int = 0  # the whole search is a function of the seed and the scores
     progress: bool = True  # a bar with the best score so far (on a terminal)
 
@@ -83,16 +86,16 @@ class SearchConfig:
 
     @property
     def steps(self) -> int:
-        """Candidates the search proposes (one for uniform rates)."""
-        return 1 if self.method == "uniform" else self.candidates
+        """Candidates the search proposes (one for uniform rates and for the sensitivity allocation)."""
+        return 1 if self.method in ("uniform", "sensitivity") else self.candidates
 
     @property
     def explore_steps(self) -> int:
-        """Candidates sampled before annealing (at least the experience-guided and uniform starts); all of them
-        for the baselines."""
+        """Candidates sampled before annealing (at least the sensitivity, experience-guided and uniform starts);
+        all of them for the others."""
         if self.method != "annealing":
             return self.steps
-        return min(self.candidates, max(2, int(self.explore * self.candidates)))
+        return min(self.candidates, max(3, int(self.explore * self.candidates)))
 
     def cooling_factor(self) -> float:
         """The geometric factor: given, or the one that reaches t_stop at the last candidate."""
@@ -121,12 +124,16 @@ def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate")
     return space.upper * (size / size.max()) ** config.size_power
 
 
-def start_values(space: ActionSpace, config: SearchConfig, kind: str = "rate") -> list[np.ndarray]:
-    """The first candidates, before random ones: the experience-guided start, then uniform rates (annealing);
-    uniform rates (the uniform baseline); none (random search)."""
-    starts = {"annealing": [initial_values(space, config, kind), uniform_values(space)],
-              "uniform": [uniform_values(space)], "random": []}
-    return starts[config.method]
+def start_values(space: ActionSpace, goal: Goal, config: SearchConfig,
+                 curves: Callable[[], np.ndarray]) -> list[np.ndarray]:
+    """The first candidates, before random ones: the sensitivity allocation, the experience-guided start, then
+    uniform rates (annealing); the allocation alone (sensitivity); uniform rates (uniform); none (random)."""
+    if config.method in ("uniform", "random"):
+        return [uniform_values(space)] if config.method == "uniform" else []
+    allocated = allocate(space, goal, curves())
+    if config.method == "sensitivity":
+        return [allocated]
+    return [allocated, initial_values(space, config, goal.target.kind), uniform_values(space)]
 
 
 def uniform_values(space: ActionSpace) -> np.ndarray:
@@ -139,19 +146,13 @@ def random_values(space: ActionSpace, rng: np.random.Generator) -> np.ndarray:
     return rng.random(len(space.knobs)) * space.upper
 
 
-def explore_actions(space: ActionSpace, goal: Goal, config: SearchConfig, rng: np.random.Generator) -> list[Action]:
-    """The candidates sampled before annealing, in order: the starts, then random actions."""
-    starts = start_values(space, config, goal.target.kind)[:config.explore_steps]
+def explore_actions(space: ActionSpace, goal: Goal, config: SearchConfig, rng: np.random.Generator,
+                    curves: Callable[[], np.ndarray]) -> list[Action]:
+    """The candidates sampled before annealing, in order: the starts, then random actions; ``curves()`` gives
+    the sensitivity curves (only called by the methods that start from them)."""
+    starts = start_values(space, goal, config, curves)[:config.explore_steps]
     drawn = [random_values(space, rng) for _ in range(config.explore_steps - len(starts))]
     return [rescale(space, goal, values) for values in starts + drawn]
-
-
-def evaluate_spread(evaluate: Callable[[Action], Evaluation], actions: list[Action]) -> dict[tuple, Evaluation]:
-    """The evaluations of the distinct ``actions`` by key, spread over the processes."""
-    distinct: dict[tuple, Action] = {}
-    for action in actions:
-        distinct.setdefault(action.key, action)
-    return dict(zip(distinct, spread(evaluate, list(distinct.values()))))
 
 
 def perturb(values: np.ndarray, space: ActionSpace, rng: np.random.Generator, config: SearchConfig,
@@ -216,6 +217,13 @@ def _header(space: ActionSpace, goal: Goal, config: SearchConfig) -> dict:
             "knobs": [k.name for k in space.knobs]}
 
 
+def _curves(log: SearchLog, space: ActionSpace, evaluate: Callable[[Action], Evaluation], show: bool) -> np.ndarray:
+    """The sensitivity curves: read back from a resumed log, else scored now and logged."""
+    if log.sensitivity is None:
+        log.write_sensitivity(sensitivity_curves(space, evaluate, show).tolist())
+    return np.array(log.sensitivity)
+
+
 def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluation], config: SearchConfig,
            log_path: str | Path | None = None, resume: bool = False,
            callback: Callable[[dict], None] | None = None) -> SearchResult:
@@ -235,7 +243,7 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
     bar = progress(total=config.steps, enabled=config.progress, desc=f"search ({config.method})")
     current = best = None
     current_eval = best_eval = None
-    explore = explore_actions(space, goal, config, rng)
+    explore = explore_actions(space, goal, config, rng, lambda: _curves(log, space, evaluate, config.progress))
     ready = evaluate_spread(evaluate, [a for step, a in enumerate(explore) if log.replayed(step) is None])
     for step in range(config.steps):
         t0 = time.time()

@@ -14,12 +14,14 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data import Splits
+from ..distributed import spread
 from ..pruning.plan import layer_weights, project_masks
 from ..pruning.structure import Structure
 from ..train import calibration_batches, recalibrate_bn
@@ -105,3 +107,11 @@ class QuickEvaluator:
         self.cache[action.key] = result
         self.evaluations += 1
         return result
+
+
+def evaluate_spread(evaluate: Callable[[Action], Evaluation], actions: list[Action]) -> dict[tuple, Evaluation]:
+    """The evaluations of the distinct ``actions`` by key, spread over the processes."""
+    distinct: dict[tuple, Action] = {}
+    for action in actions:
+        distinct.setdefault(action.key, action)
+    return dict(zip(distinct, spread(evaluate, list(distinct.values()))))

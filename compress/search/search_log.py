@@ -1,7 +1,7 @@
 """The search log: one JSON line per annealing step, so a search can be replayed, audited and resumed.
 
-The first line is a header (config, target, knobs); then one ``step`` line per candidate; a ``final`` line
-closes a finished search. Resuming re-runs the seeded search from the start and takes every logged step's
+The first line is a header (config, target, knobs); then a ``sensitivity`` line (the per-knob curves, when the
+search computed them); then one ``step`` line per candidate; a ``final`` line closes a finished search. Resuming re-runs the seeded search from the start and takes every logged step's
 score from the log instead of evaluating again, so a killed search continues exactly where it stopped.
 A half-written last line (the process died mid-write) is dropped.
 
@@ -46,6 +46,7 @@ class SearchLog:
     def __init__(self, path: str | Path | None, header: dict, resume: bool = False) -> None:
         self.path = Path(path) if path else None
         self.steps: list[dict] = []
+        self.sensitivity: list[list[float]] | None = None  # the curves, once computed or read back
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,13 +59,20 @@ class SearchLog:
                 raise ValueError(f"cannot resume {self.path}: it was written by a different search "
                                  f"({'; '.join(diffs[:5])}); start afresh without resume")
             self.steps = [r for r in records if r.get("kind") == "step"]
-        # rewrite what is trusted: the header and the complete step lines (drops a torn line and old finals)
-        lines = [header] + self.steps
+            self.sensitivity = next((r["curves"] for r in records if r.get("kind") == "sensitivity"), None)
+        # rewrite what is trusted: the header, the curves and the complete step lines (drops a torn line, old finals)
+        curves = [] if self.sensitivity is None else [{"kind": "sensitivity", "curves": self.sensitivity}]
+        lines = [header] + curves + self.steps
         write_text(self.path, "".join(json.dumps(r) + "\n" for r in lines))
 
     def replayed(self, step: int) -> dict | None:
         """The logged record of ``step`` when resuming, else None."""
         return self.steps[step] if step < len(self.steps) else None
+
+    def write_sensitivity(self, curves: list[list[float]]) -> None:
+        """Keep the sensitivity curves (logged, so a resumed search reads them back instead of re-scoring)."""
+        self.sensitivity = curves
+        self.write({"kind": "sensitivity", "curves": curves})
 
     def write(self, record: dict) -> None:
         """Append one record (flushed at once: a kill loses at most the line being written); rank 0 only."""
