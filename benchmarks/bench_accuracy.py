@@ -221,8 +221,8 @@ def summarize() -> None:
              "accuracy on all 10,000 test images. Budget: ADMM + retraining epochs over the whole training split "
              "(45,000 images), distillation from the dense model, for every method the same total epochs.", "",
              "| model | target | method | budget (epochs) | test acc | vs dense | params | weights | MACs | "
-             "ADMM converged | ours / onnxruntime ms (1 thread) |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "ADMM converged | ours / onnxruntime ms (1 thread) | commit |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         b, lat = r["budget"], r.get("latency")
         epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
@@ -232,7 +232,8 @@ def summarize() -> None:
             f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'} | "
             f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
             f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
-            f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} |")
+            f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} | "
+            f"{(r.get('provenance') or {}).get('revision') or '-':.7} |")
     write_report(RESULTS / "accuracy", {"rows": rows}, "\n".join(lines) + "\n")
 
 
