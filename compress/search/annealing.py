@@ -128,8 +128,10 @@ def start_values(space: ActionSpace, goal: Goal, config: SearchConfig,
                  curves: Callable[[], np.ndarray]) -> list[np.ndarray]:
     """The first candidates, before random ones: the sensitivity allocation, the experience-guided start, then
     uniform rates (annealing); the allocation alone (sensitivity); uniform rates (uniform); none (random)."""
-    if config.method in ("uniform", "random"):
-        return [uniform_values(space)] if config.method == "uniform" else []
+    if config.method == "random":
+        return []
+    if config.method == "uniform":
+        return [uniform_values(space)]
     allocated = allocate(space, goal, curves())
     if config.method == "sensitivity":
         return [allocated]

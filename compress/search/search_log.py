@@ -1,8 +1,9 @@
 """The search log: one JSON line per annealing step, so a search can be replayed, audited and resumed.
 
 The first line is a header (config, target, knobs); then a ``sensitivity`` line (the per-knob curves, when the
-search computed them); then one ``step`` line per candidate; a ``final`` line closes a finished search. Resuming re-runs the seeded search from the start and takes every logged step's
-score from the log instead of evaluating again, so a killed search continues exactly where it stopped.
+search computed them); then one ``step`` line per candidate; a ``final`` line closes a finished search.
+Resuming re-runs the seeded search from the start and takes the curves and every logged step's score from the
+log instead of evaluating again, so a killed search continues exactly where it stopped.
 A half-written last line (the process died mid-write) is dropped.
 
 >>> log = SearchLog("run/search.jsonl", {"config": {...}}, resume=True)

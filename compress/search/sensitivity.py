@@ -22,7 +22,7 @@ import numpy as np
 from ..progress import progress
 from .action import Action, ActionSpace
 from .quick_eval import Evaluation, evaluate_spread
-from .target import Goal
+from .target import Goal, meets, smallest_meeting
 
 LEVELS = (0.25, 0.5, 0.75, 1.0)  # shares of each knob's upper bound scored alone
 FINE = 101  # rates per knob the allocation chooses from (0 to its bound)
@@ -49,34 +49,25 @@ def sensitivity_curves(space: ActionSpace, evaluate: Callable[[Action], Evaluati
     return np.maximum.accumulate(np.maximum(loss - scored[actions[0].key].loss, 0.0), axis=1)
 
 
-def _choose(curves: np.ndarray, space: ActionSpace, shares: np.ndarray, lam: float,
-            levels: tuple[float, ...]) -> np.ndarray:
-    """Per knob, the rate on a fine grid minimising interpolated increase - lam * share * rate."""
-    values = np.zeros(len(space.knobs))
-    for i, upper in enumerate(space.upper):
-        rates = np.linspace(0.0, upper, FINE)
-        increase = np.interp(rates, np.concatenate(([0.0], np.asarray(levels) * upper)),
-                             np.concatenate(([0.0], curves[i])))
-        values[i] = rates[int(np.argmin(increase - lam * shares[i] * rates))]
-    return values
-
-
 def allocate(space: ActionSpace, goal: Goal, curves: np.ndarray, levels: tuple[float, ...] = LEVELS,
              iterations: int = 40) -> np.ndarray:
-    """Knob values meeting ``goal`` from the sensitivity ``curves`` (one multiplier, bisected)."""
+    """Knob values meeting ``goal`` from the sensitivity ``curves``: per knob, the rate on a fine grid minimising
+    its interpolated increase - lam * share * rate, with the one multiplier ``lam`` bisected."""
     shares = space.weight_of(goal.target.kind)
     shares = shares / shares.sum()
+    rates = np.linspace(0.0, 1.0, FINE)[None, :] * space.upper[:, None]  # (knobs, FINE)
+    increase = np.array([np.interp(r, np.concatenate(([0.0], np.asarray(levels) * upper)),
+                                   np.concatenate(([0.0], curve)))
+                         for r, upper, curve in zip(rates, space.upper, curves)])
 
     def values(lam: float) -> np.ndarray:
-        return _choose(curves, space, shares, lam, levels)
+        best = np.argmin(increase - lam * shares[:, None] * rates, axis=1)
+        return rates[np.arange(len(rates)), best]
 
-    def meets(lam: float) -> bool:
-        return goal.achieved(space.action(values(lam))) >= goal.target.factor
+    def at(lam: float) -> Action:
+        return space.action(values(lam))
 
-    lo, hi = 0.0, 1.0
-    while not meets(hi) and hi < 1e12:
-        lo, hi = hi, hi * 4.0
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (lo, mid) if meets(mid) else (mid, hi)
-    return values(hi)
+    hi = 1.0
+    while not meets(goal, at(hi)) and hi < 1e12:
+        hi *= 4.0
+    return values(smallest_meeting(space, goal, at, hi, iterations))

@@ -77,17 +77,19 @@ def make_goal(space: ActionSpace, target: Target, latency: LatencyFn | None = No
     return Goal(target, float(reference), cost)
 
 
-def _meets(goal: Goal, action: Action) -> bool:
+def meets(goal: Goal, action: Action) -> bool:
+    """Whether the action reaches at least the target's factor (past the tolerance is fine)."""
     return goal.achieved(action) >= goal.target.factor
 
 
-def _smallest_meeting(space: ActionSpace, goal: Goal, at: Callable[[float], Action], hi: float,
-                      iterations: int) -> float:
-    """Bisection for the smallest ``s`` in [0, hi] with ``at(s)`` meeting the target (``at(hi)`` does)."""
+def smallest_meeting(space: ActionSpace, goal: Goal, at: Callable[[float], Action], hi: float,
+                     iterations: int) -> float:
+    """Bisection for the smallest ``s`` in [0, hi] with ``at(s)`` meeting the target (``at(hi)`` does; meeting
+    must not get rarer as ``s`` grows)."""
     lo = 0.0
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
-        if _meets(goal, at(mid)):
+        if meets(goal, at(mid)):
             hi = mid
         else:
             lo = mid
@@ -103,7 +105,7 @@ def _refine(space: ActionSpace, goal: Goal, values: np.ndarray, passes: int = 4)
                 trial = values.copy()
                 trial[i] = s
                 return space.action(trial)
-            s = _smallest_meeting(space, goal, at, float(values[i]), 12)
+            s = smallest_meeting(space, goal, at, float(values[i]), 12)
             cost = goal.cost(at(s))
             if cost > best_cost:
                 best = values.copy()
@@ -133,10 +135,10 @@ def rescale(space: ActionSpace, goal: Goal, values: np.ndarray, iterations: int 
         return space.action(np.minimum(s * v, space.upper))
 
     top = at(s_max)
-    if not _meets(goal, top):
+    if not meets(goal, top):
         raise ValueError(f"target {goal.target.kind} {goal.target.factor:g}x is out of reach: at most "
                          f"{goal.achieved(top):.2f}x with every rate at its bound (raise max_rate or lower min_kept)")
-    s = _smallest_meeting(space, goal, at, s_max, iterations)
+    s = smallest_meeting(space, goal, at, s_max, iterations)
     values = np.minimum(s * v, space.upper)
     action = space.action(values)
     if not goal.holds(action) and goal.target.kind != "latency":
