@@ -14,11 +14,11 @@ from .pipeline import autocompress, round_targets
 from .quick_eval import Evaluation, QuickEvalConfig, QuickEvaluator
 from .results import CompressReport, RoundResult
 from .searcher import prepare, search, uniform_action
-from .target import TARGET_KINDS, Goal, Target, make_goal, rescale
+from .target import TARGET_KINDS, Goal, Target, make_goal, rescale, settle
 
 __all__ = ["Action", "ActionSpace", "CompressConfig", "CompressReport", "CostModel", "Evaluation", "Goal",
            "KeptLatencyFn", "Knob", "LatencyObjective", "ModuleLatencyFn", "QuickEvalConfig",
            "QuickEvaluator", "RoundResult", "SearchConfig", "SearchResult", "TARGET_KINDS", "Target", "accept",
            "acceptance_probability", "anneal", "autocompress", "cool", "initial_values",
            "make_goal", "perturb", "prepare", "rescale", "round_targets", "search",
-           "uniform_action"]
+           "settle", "uniform_action"]

@@ -15,7 +15,8 @@ evaluated on rank 0 and shared. Every process then makes the same choices as a s
 Each annealing step proposes ``screen`` neighbours (free: only ``rescale`` runs) and evaluates the one that a
 ridge fit of score on knob values, learnt from every candidate evaluated so far, ranks highest
 (``surrogate.py``): experience learnt on the model at hand. Every candidate is renormalised to the round's
-target (``rescale``) before it is evaluated, so all candidates meet it.
+target (``rescale``) before it is evaluated, so all candidates meet it; the best one is then ``settle``d: rescaled
+until its compacted model (after purification) meets the target too, and evaluated once more.
 
 The temperature is in the *score's* units: with accuracy in [0, 1], T starts around 0.02, so a candidate
 1 point worse (delta = 0.01) is accepted with probability exp(-0.5) = 0.61 at the start and almost never at the
@@ -41,7 +42,7 @@ from .quick_eval import Evaluation, evaluate_spread
 from .sensitivity import allocate, sensitivity_curves
 from .search_log import SearchLog
 from .surrogate import fit_ridge
-from .target import Goal, rescale
+from .target import Goal, rescale, settle
 
 METHODS = ("annealing", "sensitivity", "random", "uniform")
 
@@ -110,7 +111,7 @@ class SearchResult:
 
     best: Action
     best_eval: Evaluation
-    achieved: float  # the best action's factor (weights, MACs or latency)
+    achieved: float  # the best action's factor on its compacted model (weights or MACs; latency: analytic)
     steps: int
     evaluations: int  # candidates actually evaluated (cache hits and replayed steps excluded)
     seconds: float  # search time, replayed steps included as logged
@@ -293,7 +294,10 @@ def anneal(space: ActionSpace, goal: Goal, evaluate: Callable[[Action], Evaluati
         if temperature < config.t_stop * (1 - 1e-9):
             break
     bar.close()
-    result = SearchResult(best, best_eval, goal.achieved(best), len(history), evaluations, seconds, history)
+    settled = settle(space, goal, best)
+    if settled.key != best.key:
+        best, best_eval = settled, cache.get(settled.key) or spread(evaluate, [settled])[0]
+    result = SearchResult(best, best_eval, goal.final(best), len(history), evaluations, seconds, history)
     log.write({"kind": "final", "best": best.to_data(), "score": best_eval.score, "factor": result.achieved,
                "steps": result.steps, "evaluations": evaluations, "seconds": seconds})
     return result

@@ -27,7 +27,7 @@ class RoundResult:
     round: int
     target: tuple[str, float]  # (kind, factor) the round's search aimed at
     rates: dict[str, dict[str, float]]  # per layer: fractions removed from the round's input model
-    search: dict  # candidates, evaluations, quick_score, analytic_factor, seconds_per_candidate
+    search: dict  # candidates, evaluations, quick_score, factor (compacted model), seconds_per_candidate
     stats: CompressionStats  # against the original dense model
     accuracy: dict[str, float]  # test: dense (the round's input), projected, retrained, compacted; val; quick_eval
     admm: dict | None  # convergence and the per-update log (None without ADMM)

@@ -117,7 +117,7 @@ def run_round(index: int, model: nn.Module, target: Target, run_dir: Path, conte
     result = RoundResult(
         round=index, target=(target.kind, target.factor), rates=found.best.to_data()["rates"],
         search={"candidates": found.steps, "evaluations": found.evaluations, "quick_score": found.best_eval.score,
-                "analytic_factor": found.achieved, "seconds_per_candidate": found.seconds / max(found.steps, 1)},
+                "factor": found.achieved, "seconds_per_candidate": found.seconds / max(found.steps, 1)},
         stats=CompressionStats.of(context.dense, count_model(small, splits.input_shape)),
         accuracy=pruned.accuracy | {"quick_eval": found.best_eval.accuracy}, admm=pruned.admm,
         purification=pruned.purification, history=history, seconds=seconds, latency_checks=checks)

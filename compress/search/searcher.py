@@ -12,6 +12,7 @@ from typing import Callable
 from torch import nn
 
 from ..data import Splits
+from ..pruning.compaction import compacted_count
 from ..pruning.structure import Structure, trace_structure
 from .action import Action, ActionSpace
 from .annealing import SearchConfig, SearchResult, anneal, uniform_values
@@ -68,7 +69,8 @@ def prepare(model: nn.Module, splits: Splits, target: Target, config: SearchConf
     space = ActionSpace(cost, scheme, config.max_rate, config.min_kept, config.include_linear)
     evaluator = QuickEvaluator(model, structure, splits, quick or QuickEvalConfig(), device)
     latency = action_latency(latency, latency_on, evaluator, space)
-    return SearchSetup(structure, cost, space, make_goal(space, target, latency), evaluator)
+    compacted = lambda action: compacted_count(evaluator.project(action), structure, shape)  # noqa: E731
+    return SearchSetup(structure, cost, space, make_goal(space, target, latency, compacted), evaluator)
 
 
 def search(model: nn.Module, splits: Splits, target: Target, config: SearchConfig | None = None,
