@@ -96,3 +96,18 @@ def test_a_binary_without_its_exec_bit_names_the_fix(compiled_tiny, tmp_path, ca
     assert main(["bench", str(out), "--runs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert f"is not executable; restore it with chmod +x {out / 'model'}" in err and len(err.splitlines()) == 1
+
+
+def test_exports_share_one_onnx_registry_and_stay_identical():
+    """torch's ONNX function registry is built once per process (it took ~4 s of every export); a model exported
+    again after others is byte-identical to its first export."""
+    from torch.onnx._internal.exporter._registration import ONNXRegistry
+
+    from codegen.frontend import export_torch
+
+    torch.manual_seed(0)
+    tiny, other = Tiny().eval(), nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU6()).eval()
+    first = export_torch(tiny, (1, 1, 8, 8)).SerializeToString()
+    export_torch(other, (1, 1, 8, 8))
+    assert export_torch(tiny, (1, 1, 8, 8)).SerializeToString() == first
+    assert ONNXRegistry.from_torchlib.cache_info().currsize == 1
