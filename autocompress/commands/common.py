@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from compress.data import Splits, load_data
@@ -155,7 +156,9 @@ def load_splits(args: argparse.Namespace) -> Splits:
 
 
 def load_model(args: argparse.Namespace, splits: Splits | None = None) -> nn.Module:
-    """The model named by ``--model`` or by the checkpoint, compaction replayed, ``--weights`` loaded."""
+    """The model named by ``--model`` or by the checkpoint, compaction replayed, ``--weights`` loaded; without
+    ``--weights`` its initial weights come from ``--seed`` (0 for commands without it)."""
+    torch.manual_seed(getattr(args, "seed", 0))  # `info` has no --seed
     model, args.model = restore_model(args.weights, args.model, splits.num_classes if splits else None,
                                       splits.input_shape[0] if splits else None)
     return model

@@ -16,7 +16,7 @@ model, which purification may have made smaller than the analytic count.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -25,6 +25,8 @@ from ..counting import ModelCount
 from .action import Action, ActionSpace
 
 TARGET_KINDS = ("rate", "macs", "latency")
+# what a rate / MAC target counts: on an Action (analytic), and on the compacted model's ModelCount
+COUNTED = {"rate": ("weights", "nonzero_weights"), "macs": ("macs", "structured_macs")}
 LatencyFn = Callable[[Action], float]  # seconds (any unit) of the model pruned by an action
 
 
@@ -58,6 +60,7 @@ class Goal:
     reference: float
     cost: Callable[[Action], float]  # analytic: every candidate pays it
     final_cost: Callable[[Action], float] | None = None  # of the compacted model (purification included); slow
+    finals: dict[tuple[int, ...], float] = field(default_factory=dict, repr=False)  # final factor by action key
 
     def achieved(self, action: Action) -> float:
         """The factor an action reaches: reference / cost."""
@@ -67,7 +70,9 @@ class Goal:
         """The factor the compacted model of an action reaches (the analytic one without ``final_cost``)."""
         if self.final_cost is None:
             return self.achieved(action)
-        return self.reference / max(self.final_cost(action), 1e-12)
+        if action.key not in self.finals:
+            self.finals[action.key] = self.reference / max(self.final_cost(action), 1e-12)
+        return self.finals[action.key]
 
     def holds(self, action: Action) -> bool:
         """Whether the action meets the target within the tolerance."""
@@ -83,14 +88,11 @@ def make_goal(space: ActionSpace, target: Target, latency: LatencyFn | None = No
         if latency is None:
             raise ValueError("a latency target needs a latency callable (action -> time)")
         cost = latency
-    elif target.kind == "macs":
-        cost = lambda action: float(action.macs)  # noqa: E731
-        if compacted is not None:
-            final_cost = lambda action: float(compacted(action).structured_macs)  # noqa: E731
     else:
-        cost = lambda action: float(action.weights)  # noqa: E731
+        counted, counted_compacted = COUNTED[target.kind]
+        cost = lambda action: float(getattr(action, counted))  # noqa: E731
         if compacted is not None:
-            final_cost = lambda action: float(compacted(action).nonzero_weights)  # noqa: E731
+            final_cost = lambda action: float(getattr(compacted(action), counted_compacted))  # noqa: E731
     reference = target.reference
     if reference is None:
         reference = cost(space.action(np.zeros(len(space.knobs))))
