@@ -19,6 +19,9 @@ file(CHMOD "${_zig_cc}" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_R
 set(CMAKE_C_COMPILER "${_zig_cc}")
 set(CMAKE_ASM_COMPILER "${_zig_cc}")
 set(BENCH_STATIC ON CACHE BOOL "Link fully statically" FORCE)
+# Compiler checks build static libraries, not linked executables: linking one would make zig build a dynamic musl
+# libc (about a minute of CPU) that the static link never uses.
+set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)

@@ -1,22 +1,33 @@
-"""Latency tables of MobileNets: depthwise convs are layers of the table whose channels follow the layers around
-them, squeeze-and-excitation gates are 1x1 layers like any other; MobileNetV2 under qemu (exact instruction
-counts) on a 2 x 2 grid."""
+"""Latency tables of MobileNet-style networks: depthwise convs are layers of the table whose channels follow the
+layers around them. Under qemu (exact instruction counts) on a 2 x 2 grid, on MobileNetV2's first three stages (a
+whole MobileNetV2 compiles 53 kernels per build, these 20 of the same kinds)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from compress import models
+from compress.models.mobilenet import MOBILENETV2_STAGES, MobileNetV2
 from compress.pruning import trace_structure
 from compress.search import CostModel
-from latency import LatencyTable, build_table, validate_table
+from latency import INSTRUCTIONS, LatencyTable, build_table, validate_table
+from latency.table import GOALS
 from latency.variants import calibrated_model, compacted, grid_rates, masked, random_rates
 
 STEPS = (1.0, 0.5)
+ARCH = "mobilenetv2_first_stages"
+
+
+def first_stages(num_classes: int = 10, in_channels: int = 3) -> MobileNetV2:
+    """MobileNetV2's stem and first three stages (six blocks, three with a residual add), a 1x1 conv to 128."""
+    return MobileNetV2(num_classes, in_channels, MOBILENETV2_STAGES[:3], last=128)
 
 
 @pytest.fixture(scope="module")
 def qemu_table() -> LatencyTable:
-    return build_table("mobilenetv2", "qemu", steps=STEPS, progress=False, checks=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(models.MODELS, ARCH, models.ModelSpec(first_stages, (3, 32, 32), "test network"))
+        yield build_table(ARCH, "qemu", steps=STEPS, progress=False, checks=0)
 
 
 @pytest.mark.qemu
@@ -35,11 +46,11 @@ def test_depthwise_layers_keep_the_channels_around_them(qemu_table):
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_off_grid_mobilenet_predicted_closely(qemu_table):
-    """Between the grid's keeps, seeds 0-3 were predicted within 0.9% (this one +0.9%)."""
-    model, shape = calibrated_model("mobilenetv2")
+    """Between the grid's keeps, within the largest error a qemu table may make (seed 0: +2.3%)."""
+    model, shape = calibrated_model(ARCH)
     rates = random_rates(model, shape, np.random.default_rng(0), high=0.5)
     record = validate_table(qemu_table, [compacted(model, shape, rates)])
-    assert record["max_rel_error"] < 0.02, record
+    assert record["max_rel_error"] <= GOALS[INSTRUCTIONS][1], record
 
 
 @pytest.mark.qemu
@@ -48,7 +59,7 @@ def test_prediction_from_kept_counts_matches_the_model_prediction(qemu_table):
     """The search counts no depthwise conv and no channel purification removes; a 1x1 projection's kept columns
     bound the channels of its expansion and depthwise conv (without that bound: 1.55x at keep 0.5). Residual
     streams read by several expansions keep the union of their columns, counted as their sum: +1% to +7%."""
-    model, shape = calibrated_model("mobilenetv2")
+    model, shape = calibrated_model(ARCH)
     cost = CostModel(model, trace_structure(model, shape[1:]), shape[1:])
     for rates in [grid_rates(model, shape, 0.5, 0.5), grid_rates(model, shape, 1.0, 0.5),
                   random_rates(model, shape, np.random.default_rng(0))]:

@@ -15,20 +15,22 @@ MOBILENETV2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 4, 2)
 
 
 class MobileNetV2(nn.Module):
-    """3x3 stem (32 channels), 17 inverted residual blocks, 1x1 conv to 1280, pooling, dropout, classifier."""
+    """3x3 stem (32 channels), the inverted residual blocks of ``stages`` (17 by default), 1x1 conv to ``last``
+    channels, pooling, dropout, classifier."""
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
+    def __init__(self, num_classes: int = 10, in_channels: int = 3,
+                 stages: tuple[tuple[int, int, int, int], ...] = MOBILENETV2_STAGES, last: int = 1280) -> None:
         super().__init__()
         blocks, cin = [conv_bn(in_channels, 32, 3)], 32
-        for t, c, n, s in MOBILENETV2_STAGES:
+        for t, c, n, s in stages:
             for i in range(n):
                 blocks.append(InvertedResidual(cin, cin * t, c, s if i == 0 else 1))
                 cin = c
-        blocks.append(conv_bn(cin, 1280))
+        blocks.append(conv_bn(cin, last))
         self.features = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(0.2)
-        self.classifier = nn.Linear(1280, num_classes)
+        self.classifier = nn.Linear(last, num_classes)
         init_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
