@@ -17,6 +17,7 @@ import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compress.files import write_json
 from runtime import Device
@@ -25,7 +26,10 @@ from runtime.cache import cache_dir
 from .fingerprint import MS, device_fingerprint
 from .measure import TARGETS, default_runs, measure
 
-FORMAT = 1
+if TYPE_CHECKING:
+    from codegen import CompiledModel
+
+FORMAT = 1  # of the cached choice; another format is tuned again
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class Tuned:
     pick, every candidate's whole cost), the final build's measured whole cost, and whether the choice came
     from the cache."""
 
-    compiled: object  # codegen.CompiledModel
+    compiled: CompiledModel
     record: dict
     whole: float
     cached: bool

@@ -82,12 +82,12 @@ FIXED_RULE = TileConfig()
 
 
 def tile_candidates(lanes: int, registers: int) -> tuple[TileConfig, ...]:
-    """The handful of settings an on-device tuner tries on every layer, the fixed rule first: on NEON 16 and 28
-    accumulators, broadcast weight loads, one tap per iteration; on x86 8, 16 and 24 accumulators (as many as
+    """The handful of settings an on-device tuner tries on every layer, the fixed rule first: on NEON 16 and 20
+    accumulators, broadcast weight loads, four taps per iteration; on x86 8, 16 and 24 accumulators (as many as
     the registers allow) and two taps per iteration."""
     if is_neon(lanes, registers):
-        others = [TileConfig(accumulators=16), TileConfig(accumulators=registers - 4), TileConfig(lane_fma=False),
-                  TileConfig(unroll=1)]
+        others = [TileConfig(accumulators=16), TileConfig(accumulators=20), TileConfig(lane_fma=False),
+                  TileConfig(unroll=4)]
     else:
         others = [TileConfig(accumulators=a) for a in (8, 16, 24) if a <= registers - 4] + [TileConfig(unroll=2)]
     return (FIXED_RULE, *others)
