@@ -74,7 +74,8 @@ def tune(model, device: Device, out_dir: str | Path, *, input_shape=None, name: 
     from codegen.targets import get_target
 
     target = TARGETS[device.name.partition(":")[0]]
-    candidates = tuple(candidates or tile_candidates(*get_target(target).vector_shape()))
+    vector = get_target(target, mattr, mcpu).vector_shape()
+    candidates = tuple(candidates or tile_candidates(*vector))
     if candidates[0] != FIXED_RULE:
         raise ValueError(f"the first tile candidate must be the fixed rule (the baseline), got {candidates[0]}")
     onnx_model, name, notices = intake(model, input_shape, name)
@@ -82,7 +83,7 @@ def tune(model, device: Device, out_dir: str | Path, *, input_shape=None, name: 
            "mcpu": mcpu, "model": hashlib.sha256(onnx_model.SerializeToString()).hexdigest()[:16],
            "candidates": [asdict(c) for c in candidates]}
     path = cache_path(key, name, cache)
-    options = {"target": target, "name": name, "mattr": mattr, "mcpu": mcpu}
+    options = {"target": target, "name": name, "mattr": mattr, "mcpu": mcpu, "vector": vector}
     runs = runs or default_runs(device)
     record = _cached(path)
     cached = record is not None
@@ -127,9 +128,6 @@ def describe(tuned: Tuned) -> list[str]:
 
 def _measure_candidates(onnx_model, device: Device, candidates, options: dict, timing: tuple[int, int]) -> dict:
     """Build and measure every candidate; per layer, its tile and kernel cost under each, and its pick."""
-    from codegen.targets import get_target
-
-    vector = get_target(options["target"]).vector_shape()
     wholes, costs, layers = [], [], None
     with tempfile.TemporaryDirectory(prefix="autocompress-tune-") as tmp:
         for k, setting in enumerate(candidates):
@@ -140,7 +138,7 @@ def _measure_candidates(onnx_model, device: Device, candidates, options: dict, t
             layers = layers or [layer for layer in compiled.info["layers"] if layer["tile_setting"] is not None]
     table = []
     for layer in layers:
-        tiles = [_tile(setting, layer["pixels"], vector) for setting in candidates]
+        tiles = [_tile(setting, layer["pixels"], options["vector"]) for setting in candidates]
         layer_costs = [kernels.get(layer["kernel"]) for kernels in costs]
         table.append({"kernel": layer["kernel"], "tiles": tiles, "costs": layer_costs,
                       "pick": pick(layer_costs, tiles)})
