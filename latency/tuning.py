@@ -24,7 +24,7 @@ from runtime import Device
 from runtime.cache import cache_dir
 
 from .fingerprint import MS, device_fingerprint
-from .measure import TARGETS, default_runs, measure
+from .measure import TARGETS, default_runs, measure, rounds
 
 if TYPE_CHECKING:
     from codegen import CompiledModel
@@ -35,12 +35,13 @@ FORMAT = 1  # of the cached choice; another format is tuned again
 @dataclass(frozen=True)
 class Tuned:
     """A tuned build: the final executable, the choice (``record``: candidates, each layer's tiles, costs and
-    pick, every candidate's whole cost), the final build's measured whole cost, and whether the choice came
-    from the cache."""
+    pick, every candidate's whole cost), the final build's measured whole cost, the fixed rule's build's whole
+    cost it is compared with (``baseline``), and whether the choice came from the cache."""
 
     compiled: CompiledModel
     record: dict
     whole: float
+    baseline: float
     cached: bool
     notices: tuple[str, ...] = ()
 
@@ -84,17 +85,20 @@ def tune(model, device: Device, out_dir: str | Path, *, input_shape=None, name: 
            "candidates": [asdict(c) for c in candidates]}
     path = cache_path(key, name, cache)
     options = {"target": target, "name": name, "mattr": mattr, "mcpu": mcpu, "vector": vector}
-    runs = runs or default_runs(device)
+    timing = (threads, runs or default_runs(device))
     record = _cached(path)
     cached = record is not None
-    if not cached:
-        record = {"format": FORMAT, **key,
-                  **_measure_candidates(onnx_model, device, candidates, options, (threads, runs))}
-        write_json(path, record)
-    picks = {layer["kernel"]: candidates[layer["pick"]] for layer in record["layers"] if layer["pick"]}
-    compiled = _build(onnx_model, out_dir, options, picks)
-    whole = measure(device, compiled, threads, runs, profile=False).whole  # bench checks it against onnxruntime
-    return Tuned(compiled, record, whole, cached, tuple(notices))
+    with tempfile.TemporaryDirectory(prefix="autocompress-tune-") as tmp:
+        if not cached:
+            record = {"format": FORMAT, **key,
+                      **_measure_candidates(onnx_model, device, candidates, options, timing, Path(tmp))}
+            write_json(path, record)
+        picks = {layer["kernel"]: candidates[layer["pick"]] for layer in record["layers"] if layer["pick"]}
+        compiled = _build(onnx_model, out_dir, options, picks)
+        fixed = Path(tmp) / "candidate0"
+        whole, baseline = _whole_costs(device, compiled, None if cached or device.emulated else fixed, timing)
+    return Tuned(compiled, record, whole, record["candidate_wholes"][0] if baseline is None else baseline, cached,
+                 tuple(notices))
 
 
 def cache_path(key: dict, name: str, cache: str | Path | None = None) -> Path:
@@ -120,22 +124,24 @@ def describe(tuned: Tuned) -> list[str]:
         lines.append(f"  {layer['kernel']}: {labels[k]} (tile {_tile_text(layer['tiles'][k])}) "
                      f"{_cost(costs[0], unit)} -> {_cost(costs[k], unit)} ({_change(costs[k], costs[0])})")
     lines.append(f"tuned vs fixed rule on {tuned.record['fingerprint']['kind']} ({unit}): predicted "
-                 f"{_cost(tuned.predicted_whole, unit)} ({_change(tuned.predicted_whole, tuned.fixed_whole)}), "
-                 f"measured {_cost(tuned.whole, unit)} ({_change(tuned.whole, tuned.fixed_whole)}) against "
-                 f"{_cost(tuned.fixed_whole, unit)}" + (" (choice from the cache)" if tuned.cached else ""))
+                 f"{_cost(tuned.predicted_whole, unit)} against {_cost(tuned.fixed_whole, unit)} "
+                 f"({_change(tuned.predicted_whole, tuned.fixed_whole)}), measured {_cost(tuned.whole, unit)} against "
+                 f"{_cost(tuned.baseline, unit)} ({_change(tuned.whole, tuned.baseline)})"
+                 + (" (choice from the cache)" if tuned.cached else ""))
     return lines
 
 
-def _measure_candidates(onnx_model, device: Device, candidates, options: dict, timing: tuple[int, int]) -> dict:
-    """Build and measure every candidate; per layer, its tile and kernel cost under each, and its pick."""
+def _measure_candidates(onnx_model, device: Device, candidates, options: dict, timing: tuple[int, int],
+                        work: Path) -> dict:
+    """Build every candidate into ``work/candidateK`` and measure it; per layer, its tile and kernel cost under
+    each, and its pick."""
     wholes, costs, layers = [], [], None
-    with tempfile.TemporaryDirectory(prefix="autocompress-tune-") as tmp:
-        for k, setting in enumerate(candidates):
-            compiled = _build(onnx_model, Path(tmp) / f"candidate{k}", options, setting)
-            measured = measure(device, compiled, *timing, profile=True)
-            wholes.append(measured.whole)
-            costs.append(measured.kernels)
-            layers = layers or [layer for layer in compiled.info["layers"] if layer["tile_setting"] is not None]
+    for k, setting in enumerate(candidates):
+        compiled = _build(onnx_model, work / f"candidate{k}", options, setting)
+        measured = measure(device, compiled, *timing, profile=True)
+        wholes.append(measured.whole)
+        costs.append(measured.kernels)
+        layers = layers or [layer for layer in compiled.info["layers"] if layer["tile_setting"] is not None]
     table = []
     for layer in layers:
         tiles = [_tile(setting, layer["pixels"], options["vector"]) for setting in candidates]
@@ -143,6 +149,20 @@ def _measure_candidates(onnx_model, device: Device, candidates, options: dict, t
         table.append({"kernel": layer["kernel"], "tiles": tiles, "costs": layer_costs,
                       "pick": pick(layer_costs, tiles)})
     return {"candidate_wholes": wholes, "layers": table}
+
+
+def _whole_costs(device: Device, final, fixed: Path | None, timing: tuple[int, int]) -> tuple[float, float | None]:
+    """The final build's whole cost (its output checked against onnxruntime) and, when ``fixed`` holds the fixed
+    rule's build, that build's, measured in alternation with it: a real device's speed drifts (other load,
+    clocks), qemu's counts do not."""
+    from codegen import CompiledModel
+
+    if fixed is None:
+        return measure(device, final, *timing, profile=False).whole, None
+    builds = (final, CompiledModel.load(fixed))
+    costs = [[measure(device, c, *timing, profile=False, repeats=1).whole for c in builds]
+             for _ in range(rounds(device))]
+    return min(c[0] for c in costs), min(c[1] for c in costs)
 
 
 def _build(onnx_model, out_dir: str | Path, options: dict, tiles):

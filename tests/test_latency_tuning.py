@@ -25,20 +25,25 @@ RUNS = 8  # counted inferences: the whole count varies by a few hundred instruct
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A two-conv net as ONNX, tuned once under qemu with ``CANDIDATES``: the ONNX path, the cache folder, the
-    result."""
+def tiny_onnx(tmp_path_factory):
+    """A two-conv net as an ONNX file."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 12, 3, padding=1, stride=2),
                           nn.ReLU(), nn.Flatten(), nn.Linear(12 * 16 * 16, 10)).eval()
-    root = tmp_path_factory.mktemp("tuning")
-    path = root / "tiny.onnx"
+    path = tmp_path_factory.mktemp("tuning") / "tiny.onnx"
     onnx.save(export_torch(model, (1, 3, 32, 32)), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_onnx):
+    """``tiny_onnx`` tuned once under qemu with ``CANDIDATES``: the ONNX path, the cache folder, the result."""
+    root = tiny_onnx.parent
     with pytest.MonkeyPatch.context() as patch:  # set up before the per-test cache folder of conftest.py
         patch.setenv("AUTOCOMPRESS_CACHE", str(root / "user-cache"))
-        tuned = tune(path, get_device("qemu"), root / "tuned", runs=RUNS, candidates=CANDIDATES,
+        tuned = tune(tiny_onnx, get_device("qemu"), root / "tuned", runs=RUNS, candidates=CANDIDATES,
                      cache=root / "cache")
-    return path, root / "cache", tuned
+    return tiny_onnx, root / "cache", tuned
 
 
 @pytest.mark.qemu
@@ -63,6 +68,7 @@ def test_picks_are_the_cheapest_measured_kernels(tiny):
 def test_tuned_build_executes_no_more_than_the_fixed_rule(tiny):
     _, _, tuned = tiny
     assert not tuned.cached and tuned.unit == "emulated AArch64 instructions"
+    assert tuned.baseline == tuned.fixed_whole  # qemu's counts repeat: the fixed rule's build is not counted again
     assert tuned.whole <= tuned.fixed_whole and tuned.predicted_whole < tuned.fixed_whole
 
 
@@ -119,3 +125,19 @@ def test_bad_tuning_flags_exit_2_with_one_line(flags, message, tmp_path, capsys)
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_host_measures_the_fixed_rule_build_beside_the_final_one(tiny_onnx, tmp_path, monkeypatch):
+    measured = []
+    real = latency.tuning.measure
+
+    def spy(device, compiled, *args, **kwargs):
+        measured.append((compiled.out_dir.name, kwargs["profile"]))
+        return real(device, compiled, *args, **kwargs)
+
+    monkeypatch.setattr(latency.tuning, "measure", spy)
+    tuned = tune(tiny_onnx, get_device("host"), tmp_path / "out", runs=3, candidates=(FIXED_RULE,), cache=tmp_path)
+    assert measured == [("candidate0", True)] + [("out", False), ("candidate0", False)] * 3
+    assert not tuned.cached and tuned.unit == "ms" and tuned.baseline > 0 and tuned.whole > 0
+    assert [layer["pick"] for layer in tuned.record["layers"]] == [0, 0, 0]
