@@ -21,7 +21,7 @@ import onnx
 
 from . import frontend
 from .blob import WEIGHTS_BIN, model_hash, write_asm, write_blob
-from .conv_rewrite import rewrite_layers
+from .conv_rewrite import Tiles, rewrite_layers
 from .driver import DriverInfo, render_driver
 from .errors import CodegenError, InvalidModelError
 from .lower import build_kernels, lower, to_relax
@@ -86,7 +86,7 @@ class CompiledModel:
 
 def compile_model(model, target: str = "host", out_dir: str | Path = "compiled", *, input_shape=None,
                   name: str | None = None, mattr=(), mcpu: str | None = None,
-                  schedule: str = "auto") -> CompiledModel:
+                  schedule: str = "auto", tiles: Tiles = None) -> CompiledModel:
     """Compile a model into one static executable for ``target``.
 
     Parameters
@@ -111,6 +111,10 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     schedule : str
         ``auto``: convolutions and linear layers get the project's kernels, specialised to their nonzero
         taps and filters; ``none``: TVM's default lowering for every operator (the unscheduled baseline).
+    tiles : codegen.kernels.TileConfig or mapping of str to TileConfig, optional
+        With ``auto``: the register-tile setting of every conv/linear layer, or one per kernel name (as
+        ``info["layers"]`` names them; layers not named keep the fixed rule, as does ``None``). Each layer
+        records its setting (``tile_setting``). An on-device tuner picks them: ``latency.tuning``.
 
     Returns
     -------
@@ -122,27 +126,28 @@ def compile_model(model, target: str = "host", out_dir: str | Path = "compiled",
     toolchain = get_toolchain(target)
     if schedule not in SCHEDULES:
         raise ValueError(f"unknown schedule {schedule!r}; expected one of: {', '.join(SCHEDULES)}")
-    onnx_model, name, notices = _intake(model, input_shape, name)
+    onnx_model, name, notices = intake(model, input_shape, name)
     frontend.check_supported(onnx_model)
     shapes = frontend.input_shapes(onnx_model)
     if len(shapes) != 1:
         raise CodegenError(f"the model has {len(shapes)} inputs ({', '.join(shapes)}); expected exactly one")
     out_dir = Path(out_dir)
     with _staged(out_dir) as stage:
-        info = _build(onnx_model, name, spec, toolchain, schedule, stage)
+        info = _build(onnx_model, name, spec, toolchain, schedule, tiles, stage)
         info.update(notices=notices, compile_seconds=round(time.perf_counter() - start, 3))
         (stage / COMPILE_JSON).write_text(json.dumps(info, indent=2) + "\n")
     return CompiledModel(out_dir, info)
 
 
-def _build(onnx_model: onnx.ModelProto, name: str, spec, toolchain: Toolchain, schedule: str, out_dir: Path) -> dict:
+def _build(onnx_model: onnx.ModelProto, name: str, spec, toolchain: Toolchain, schedule: str, tiles: Tiles,
+           out_dir: Path) -> dict:
     """Lower, build and link ``onnx_model`` into ``out_dir``; returns the compile record."""
     src = out_dir / "src"
     src.mkdir(parents=True)
     onnx.save(onnx_model, str(out_dir / ONNX_NAME))
     relax_mod, layers = to_relax(onnx_model), []
     if schedule == "auto":
-        relax_mod, layers = rewrite_layers(relax_mod, *spec.vector_shape())
+        relax_mod, layers = rewrite_layers(relax_mod, *spec.vector_shape(), tiles=tiles)
     lowered = lower(relax_mod, spec)
     plan = build_plan(lowered)
     kernels = build_kernels(lowered, spec, src / "kernels.o")
@@ -195,8 +200,9 @@ def link_with_symbols(compiled: CompiledModel, binary: str | Path) -> Path:
     return binary
 
 
-def _intake(model, input_shape, name: str | None) -> tuple[onnx.ModelProto, str, list[str]]:
-    """The checked ONNX model, its name, and notices of the input dimensions fixed on the way."""
+def intake(model, input_shape=None, name: str | None = None) -> tuple[onnx.ModelProto, str, list[str]]:
+    """The checked ONNX model of ``model`` (as :func:`compile_model` takes it), its name, and notices of the
+    input dimensions fixed on the way."""
     if isinstance(model, (str, Path, onnx.ModelProto)):
         default = Path(model).stem if not isinstance(model, onnx.ModelProto) else (model.graph.name or "model")
         loaded = frontend.load_onnx(model)

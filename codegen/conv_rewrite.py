@@ -12,13 +12,14 @@ weights that are not constants) keeps TVM's default lowering.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import tvm
 from tvm import relax
 
-from .kernels import HARDSWISH, RELU, choose_tile, conv_kernel, depthwise_kernel, pack, pack_depthwise
+from .kernels import FIXED_RULE, HARDSWISH, RELU, TileConfig, conv_kernel, depthwise_kernel, pack, pack_depthwise
 from .structure import conv_spec
 
 
@@ -43,8 +44,14 @@ class Chain:
         return self.fused[-1] if self.fused else self.start
 
 
-def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "main"):
-    """Rewrite every matched layer of ``mod[entry]``; returns the new module and one dict per layer."""
+Tiles = TileConfig | Mapping[str, TileConfig] | None  # one setting for every layer, or one per kernel name
+
+
+def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "main", tiles: Tiles = None):
+    """Rewrite every matched layer of ``mod[entry]``; returns the new module and one dict per layer.
+
+    ``tiles``: the tile setting of every conv/linear layer, or a mapping from kernel name to setting (layers it
+    does not name, and ``None``, keep the fixed rule, ``FIXED_RULE``)."""
     mod = relax.transform.FoldConstant()(mod)
     func = mod[entry]
     bindings = [b for block in func.body.blocks for b in block.bindings]
@@ -57,7 +64,7 @@ def rewrite_layers(mod: tvm.IRModule, lanes: int, registers: int, entry: str = "
     builder = relax.BlockBuilder(mod)
     replaced, dropped, layers = {}, set(), []
     for index, chain in enumerate(chains):
-        call, layer = _lower_chain(builder, index, chain, lanes, registers)
+        call, layer = _lower_chain(builder, index, chain, (lanes, registers), tiles)
         replaced[chain.end.var] = call
         dropped.update(b.var for b in [chain.start, *chain.fused[:-1]])
         dropped.update(_dead_weight_bindings(chain, values, uses))
@@ -195,7 +202,7 @@ def _is_scalar(expr, value: float) -> bool:
     return constant is not None and constant.size == 1 and abs(float(constant.reshape(-1)[0]) - value) < 1e-6
 
 
-def _lower_chain(builder: relax.BlockBuilder, index: int, chain: Chain, lanes: int, registers: int):
+def _lower_chain(builder: relax.BlockBuilder, index: int, chain: Chain, vector: tuple[int, int], tiles: Tiles):
     x_shape = _shape(chain.x)
     in_shape = tuple(x_shape[1:]) if len(x_shape) == 4 else (x_shape[1], 1, 1)
     spec = conv_spec(chain.weight, in_shape, chain.stride, chain.padding, chain.residual is not None,
@@ -205,11 +212,12 @@ def _lower_chain(builder: relax.BlockBuilder, index: int, chain: Chain, lanes: i
     kind = "conv" if len(x_shape) == 4 else "linear"
     name = f"{'dw' if spec.depthwise else kind}{index:02d}_k{len(spec.taps)}of{spec.total_taps}_" \
            f"f{len(spec.rows)}of{spec.filters}"
+    setting = None if spec.depthwise else _setting(tiles, name)
     if spec.depthwise:
         prim, tile = depthwise_kernel(spec, name, x_shape, out_shape), None
         arrays = pack_depthwise(spec, chain.weight, bias)
     else:
-        tile = choose_tile(spec.pixels, lanes, registers)
+        tile = setting.tile(spec.pixels, *vector)
         packed = pack(spec, tile, chain.weight, bias)
         prim, arrays = conv_kernel(spec, tile, name, packed.zero_bias, x_shape, out_shape), packed.arrays
     args = [chain.x, *(relax.const(a) for a in arrays)]
@@ -222,8 +230,15 @@ def _lower_chain(builder: relax.BlockBuilder, index: int, chain: Chain, lanes: i
              "runs": len(spec.runs), "straight_line": spec.straight_line, "dense_macs": spec.dense_macs,
              "useful_macs": spec.useful_macs, "residual": spec.residual,
              "activation": [list(step) for step in spec.activation],
-             "tile": [tile.mode, tile.block, tile.width] if tile else ["depthwise", 1, spec.out_width]}
+             "tile": [tile.mode, tile.block, tile.width] if tile else ["depthwise", 1, spec.out_width],
+             "tile_setting": asdict(setting) if setting else None}
     return call, layer
+
+
+def _setting(tiles: Tiles, kernel: str) -> TileConfig:
+    if isinstance(tiles, Mapping):
+        return tiles.get(kernel, FIXED_RULE)
+    return tiles or FIXED_RULE
 
 
 def _rewrite_block(block, replaced, dropped):

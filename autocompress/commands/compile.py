@@ -34,12 +34,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): every conv and linear layer gets a kernel specialised to its nonzero "
                              "columns and filters (pruned columns are never read or multiplied); none: TVM's default "
                              "lowering, the unscheduled baseline")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune the kernels on --device: a handful of register-tile settings (the fixed rule "
+                             "among them), each built into one whole-model candidate, measured per kernel (ms; "
+                             "instruction counts under qemu), the cheapest per layer built into -o DIR and checked "
+                             "against onnxruntime; the choice is cached by device fingerprint and model")
+    parser.add_argument("--device", metavar="host|qemu|adb[:SERIAL]",
+                        help="with --tune: where to measure (default host); it must run --target's binaries: "
+                             "host for host, qemu for linux-aarch64, adb for android-arm64")
     parser.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
 
 
 def run(args: argparse.Namespace) -> int:
     from codegen import compile_model
 
+    device = _tuning_device(args)
     if args.model and args.model.endswith(".onnx") and not args.onnx:  # a file where a model name goes
         args.model, args.onnx = None, args.model
     out_folder(args.output, "-o/--output")
@@ -54,10 +63,17 @@ def run(args: argparse.Namespace) -> int:
         source, shape, name = args.onnx, args.input_shape, None
     else:
         source, shape, name = _registry_model(args)
-    compiled = compile_model(source, target=args.target, out_dir=args.output, input_shape=shape, name=name,
-                             mattr=mattr, mcpu=args.mcpu, schedule=args.schedule)
+    if device is None:
+        compiled = compile_model(source, target=args.target, out_dir=args.output, input_shape=shape, name=name,
+                                 mattr=mattr, mcpu=args.mcpu, schedule=args.schedule)
+        notices, tuning = compiled.info["notices"], []
+    else:
+        from latency.tuning import describe, tune
+
+        tuned = tune(source, device, args.output, input_shape=shape, name=name, mattr=mattr, mcpu=args.mcpu)
+        compiled, notices, tuning = tuned.compiled, tuned.notices, describe(tuned)
     info = compiled.info
-    for notice in info["notices"]:
+    for notice in notices:
         print(f"note: {notice}", file=sys.stderr)
     print(f"compiled {info['name']} for {info['target']}: {compiled.binary} ({info['binary_bytes'] / 1e6:.2f} MB, "
           f"{info['kernels']} kernels, {info['compile_seconds']:.1f} s, hash {info['model_hash']})")
@@ -66,7 +82,28 @@ def run(args: argparse.Namespace) -> int:
         shaped = sum(layer["dense_macs"] for layer in info["layers"])
         print(f"{len(info['layers'])} conv/linear layers with specialised kernels: {useful / 1e6:.2f}M multiply-adds "
               f"on nonzero weights of {shaped / 1e6:.2f}M in their shapes")
+    for line in tuning:
+        print(line)
     return 0
+
+
+def _tuning_device(args: argparse.Namespace):
+    """The device ``--tune`` measures on (None without ``--tune``), after checking it runs ``--target``'s binaries."""
+    from latency.measure import TARGETS
+    from runtime import get_device
+
+    if not args.tune:
+        if args.device:
+            raise ValueError("--device applies to --tune (where the kernels are measured); add --tune or drop it")
+        return None
+    if args.schedule != "auto":
+        raise ValueError("--tune chooses the tiles of --schedule auto's kernels; drop --schedule none")
+    spec = args.device or "host"
+    kind = spec.partition(":")[0]
+    if kind in TARGETS and TARGETS[kind] != args.target:
+        raise ValueError(f"--tune --device {spec} runs {TARGETS[kind]} binaries, not --target {args.target}; "
+                         f"give --target {TARGETS[kind]} or a device for {args.target}")
+    return get_device(spec)
 
 
 def _registry_model(args: argparse.Namespace):

@@ -32,10 +32,12 @@ def is_neon(lanes: int, registers: int) -> bool:
     return lanes == 4 and registers == 32
 
 
-def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | None = None) -> Tile:
+def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | None = None,
+                lane_fma: bool | None = None, unroll: int | None = None) -> Tile:
     """The tile for a layer with ``pixels`` outputs per channel on a CPU with ``lanes`` float32 lanes per
     vector and ``registers`` vector registers, using up to ``accumulators`` vector accumulators (default:
-    ``NEON_ACCUMULATORS`` on NEON, else ``ACCUMULATORS``).
+    ``NEON_ACCUMULATORS`` on NEON, else ``ACCUMULATORS``), lane-indexed FMAs when ``lane_fma`` (default: on
+    NEON only) and ``unroll`` taps per loop iteration (default: ``NEON_TAP_UNROLL`` on NEON, else 1).
 
     On x86, 12 beat 8 by 3-15% on the AVX-512 host (``benchmarks/results/kernels/kernel_tiles.md``), and the
     FMA folds its broadcast load. On NEON, 24 accumulators with lane-indexed FMAs and two taps per loop
@@ -45,10 +47,47 @@ def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | Non
     if accumulators is None:
         accumulators = NEON_ACCUMULATORS if neon else ACCUMULATORS
     accumulators = min(accumulators, registers - 4)
-    unroll = NEON_TAP_UNROLL if neon else 1
+    lanes_read = lanes if (neon if lane_fma is None else lane_fma) else 0
+    unroll = (NEON_TAP_UNROLL if neon else 1) if unroll is None else unroll
     if pixels >= lanes:
         width = lanes * 2 if pixels >= lanes * 2 else lanes
         block = max(1, min(accumulators // (width // lanes), (STACK_FLOATS - 1) // width))
-        return Tile("pixels", block, width, lanes if neon else 0, unroll)
+        return Tile("pixels", block, width, lanes_read, unroll)
     block = lanes * 2 if pixels * 2 <= accumulators and pixels * lanes * 2 <= STACK_FLOATS else lanes
-    return Tile("filters", block, pixels, lanes if neon else 0, unroll)
+    return Tile("filters", block, pixels, lanes_read, unroll)
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """One setting of :func:`choose_tile`'s knobs, applied to a layer of any shape; ``None`` keeps the fixed
+    rule's value. ``TileConfig()`` is the fixed rule itself."""
+
+    accumulators: int | None = None
+    lane_fma: bool | None = None
+    unroll: int | None = None
+
+    def tile(self, pixels: int, lanes: int, registers: int) -> Tile:
+        """The tile this setting gives a layer with ``pixels`` outputs per channel."""
+        return choose_tile(pixels, lanes, registers, self.accumulators, self.lane_fma, self.unroll)
+
+    def label(self) -> str:
+        """A short name, e.g. ``acc16``, ``no-lane-fma unroll1`` or ``fixed rule``."""
+        parts = [f"acc{self.accumulators}" if self.accumulators is not None else "",
+                 {True: "lane-fma", False: "no-lane-fma", None: ""}[self.lane_fma],
+                 f"unroll{self.unroll}" if self.unroll is not None else ""]
+        return " ".join(p for p in parts if p) or "fixed rule"
+
+
+FIXED_RULE = TileConfig()
+
+
+def tile_candidates(lanes: int, registers: int) -> tuple[TileConfig, ...]:
+    """The handful of settings an on-device tuner tries on every layer, the fixed rule first: on NEON 16 and 20
+    accumulators, broadcast weight loads, four taps per iteration; on x86 8, 16 and 24 accumulators (as many as
+    the registers allow) and two taps per iteration."""
+    if is_neon(lanes, registers):
+        others = [TileConfig(accumulators=16), TileConfig(accumulators=20), TileConfig(lane_fma=False),
+                  TileConfig(unroll=4)]
+    else:
+        others = [TileConfig(accumulators=a) for a in (8, 16, 24) if a <= registers - 4] + [TileConfig(unroll=2)]
+    return (FIXED_RULE, *others)
