@@ -58,17 +58,19 @@ def summary(tuned: Tuned) -> dict:
 def markdown(report: dict) -> str:
     lines = ["# On-device kernel tuning: tuned tiles vs the fixed rule", "", f"Command: `{report['command']}`", "",
              "Candidates (one whole-model build each, the fixed rule first): on NEON (qemu) "
-             f"{', '.join(_candidates(report, 'qemu'))}; on the host (AVX-512) {', '.join(_candidates(report, 'host'))}. "
+             f"{', '.join(_candidates(report, 'qemu'))}; "
+             f"on the host (AVX-512) {', '.join(_candidates(report, 'host'))}. "
              "Predicted: the fixed rule's whole cost while tuning, less each layer's saving as measured per kernel. "
              "Measured: the final build's whole cost against the fixed rule's build measured in alternation with it "
              "(on the host; under qemu, whose counts repeat, the count while tuning). Gain: 1 - tuned / fixed rule.",
-             "", "| device | model | unit | fixed rule, tuning | tuned, predicted | gain predicted | fixed rule, beside "
-             "the final build | tuned, measured | gain measured | layers not on the fixed rule |",
+             "", "| device | model | unit | fixed rule, tuning | tuned, predicted | gain predicted | "
+             "fixed rule, beside the final build | tuned, measured | gain measured | layers not on the fixed rule |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in report["rows"]:
         moved = sum(layer["pick"] != "fixed rule" for layer in r["layers"])
         lines.append(f"| {r['device']} | {r['row']} | {_unit(r)} | {_cost(r, r['fixed_whole'])} | "
-                     f"{_cost(r, r['predicted_whole'])} | {r['predicted_gain']:.1%} | {_cost(r, r['baseline_whole'])} | "
+                     f"{_cost(r, r['predicted_whole'])} | {r['predicted_gain']:.1%} | "
+                     f"{_cost(r, r['baseline_whole'])} | "
                      f"{_cost(r, r['tuned_whole'])} | {r['measured_gain']:.1%} | {moved} of {len(r['layers'])} |")
     if report.get("note"):
         lines += ["", report["note"]]
@@ -77,7 +79,8 @@ def markdown(report: dict) -> str:
                   "| layer | pick | tile (mode, filters x pixels, lane FMA, taps per iteration) | fixed rule | tuned | "
                   "change |", "| --- | --- | --- | ---: | ---: | ---: |"]
         lines += [f"| {layer['kernel']} | {layer['pick']} | {' '.join(map(str, layer['tile']))} | "
-                  f"{_cost(r, layer['fixed'])} | {_cost(r, layer['tuned'])} | {layer['tuned'] / layer['fixed'] - 1:+.1%} |"
+                  f"{_cost(r, layer['fixed'])} | {_cost(r, layer['tuned'])} | "
+                  f"{layer['tuned'] / layer['fixed'] - 1:+.1%} |"
                   for layer in r["layers"]]
     return "\n".join(lines) + "\n"
 

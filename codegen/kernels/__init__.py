@@ -6,5 +6,5 @@ from .spec import RUN_BUDGET, ConvSpec, Run, order_taps
 from .tile import FIXED_RULE, Tile, TileConfig, choose_tile, tile_candidates
 
 __all__ = ["FIXED_RULE", "HARDSWISH", "RELU", "RELU6", "RUN_BUDGET", "Activation", "ConvSpec", "Packed", "Run", "Tile",
-           "TileConfig", "choose_tile", "conv_kernel", "depthwise_kernel", "order_taps", "pack", "pack_depthwise", "tile_candidates",
-           "zero_rows"]
+           "TileConfig", "choose_tile", "conv_kernel", "depthwise_kernel", "order_taps", "pack", "pack_depthwise",
+           "tile_candidates", "zero_rows"]
