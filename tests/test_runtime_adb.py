@@ -3,6 +3,7 @@ frequencies of a big.LITTLE phone and runs pushed binaries under qemu-aarch64: p
 push per binary, the timing options; plus the errors for missing, unauthorized, offline and full devices."""
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -122,7 +123,7 @@ def test_adb_bench_end_to_end(artifacts, fake_adb):
 
 
 @pytest.mark.slow
-def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkeypatch):
+def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkeypatch, tmp_path):
     """Table building over adb end to end (push, run, check against onnxruntime, pull) on stand-ins that report
     themselves as emulators: costs are emulated AArch64 instructions, never milliseconds. Two phones of one model
     share the grid's builds; the merged table has the one-phone table's structure and costs (whole inferences vary
@@ -132,12 +133,14 @@ def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkey
     log = fake_adb("PHONE1:device,PHONE2:device")
     monkeypatch.setenv("FAKE_ADB_EMULATOR", "1")
     assert get_device("adb:PHONE1").emulated
-    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False, checks=0)
+    _compile_each_build_once(monkeypatch)
+    one = build_table("small_cnn", "adb:PHONE1", steps=(1.0, 0.5), progress=False, checks=0, workdir=tmp_path)
     assert one.unit == INSTRUCTIONS and one.fingerprint["kind"] == "adb" and one.fingerprint["model"] == "stand-in"
     assert len(one.variants) == 4 and {v["device"] for v in one.variants} == {"adb:PHONE1"}
     assert 0 < max(v["whole"] for v in one.variants[1:]) < one.variants[0]["whole"]  # the first build is dense
     assert log.read_text().count(" push ") >= 4 and "getprop ro.kernel.qemu" in log.read_text()
-    both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False, checks=0)
+    both = build_table("small_cnn", "adb:PHONE1,adb:PHONE2", steps=(1.0, 0.5), progress=False, checks=0,
+                       workdir=tmp_path)
     assert {v["device"] for v in both.variants} == {"adb:PHONE1", "adb:PHONE2"}
     assert "-s PHONE2 push" in log.read_text()
     assert both.key == one.key and both.fingerprint == one.fingerprint and both.layers == one.layers
@@ -145,6 +148,21 @@ def test_latency_tables_through_one_and_two_emulated_adb_phones(fake_adb, monkey
         assert merged.keys() == alone.keys() and merged["layers"] == alone["layers"]
         assert [merged[k] for k in ("keeps", "volume")] == [alone[k] for k in ("keeps", "volume")]
         assert merged["whole"] == pytest.approx(alone["whole"], rel=0.05)
+
+
+def _compile_each_build_once(monkeypatch) -> None:
+    """The two tables compile the same builds (same seed, steps and design): compile each once, so the second table
+    measures the very binaries the first did (compiling is not what these tables test)."""
+    from latency import grid
+
+    compiled, compile_build = {}, grid._compile
+
+    def once(table, model, out_dir):
+        weights = hashlib.sha256(b"".join(t.numpy().tobytes() for t in model.state_dict().values())).hexdigest()
+        if weights not in compiled:
+            compiled[weights] = compile_build(table, model, out_dir)
+        return compiled[weights]
+    monkeypatch.setattr(grid, "_compile", once)
 
 
 def test_phones_of_one_model_share_a_cache_key(fake_adb, tmp_path):
