@@ -43,9 +43,7 @@ def tune_row(device: str, row: str, work: Path) -> dict:
 
 def summary(tuned: Tuned) -> dict:
     """The row's numbers: the candidates, each layer's pick and costs, the whole costs and gains."""
-    from codegen.kernels import TileConfig
-
-    labels = [TileConfig(**c).label() for c in tuned.record["candidates"]]
+    labels = tuned.labels
     layers = [{"kernel": layer["kernel"], "pick": labels[layer["pick"]], "tile": layer["tiles"][layer["pick"]],
                "fixed": layer["costs"][0], "tuned": layer["costs"][layer["pick"]]} for layer in tuned.record["layers"]]
     return {"unit": tuned.unit, "candidates": labels, "candidate_wholes": tuned.record["candidate_wholes"],

@@ -60,6 +60,13 @@ class Tuned:
     def unit(self) -> str:
         return self.record["fingerprint"]["unit"]
 
+    @property
+    def labels(self) -> list[str]:
+        """Each candidate's short name (``TileConfig.label``), in the record's order."""
+        from codegen.kernels import TileConfig
+
+        return [TileConfig(**candidate).label() for candidate in self.record["candidates"]]
+
 
 def tune(model, device: Device, out_dir: str | Path, *, input_shape=None, name: str | None = None,
          threads: int = 1, runs: int | None = None, mattr=(), mcpu: str | None = None,
@@ -117,7 +124,7 @@ def pick(costs: list[float | None], tiles: list) -> int:
 
 def describe(tuned: Tuned) -> list[str]:
     """One line per layer (its pick, tile and cost against the fixed rule's), then the gain."""
-    unit, labels = tuned.unit, [_label(c) for c in tuned.record["candidates"]]
+    unit, labels = tuned.unit, tuned.labels
     lines = []
     for layer in tuned.record["layers"]:
         k, costs = layer["pick"], layer["costs"]
@@ -184,12 +191,6 @@ def _cached(path: Path) -> dict | None:
 def _tile(setting, pixels: int, vector: tuple[int, int]) -> list:
     tile = setting.tile(pixels, *vector)
     return [tile.mode, tile.block, tile.width, tile.lane_fma, tile.unroll]
-
-
-def _label(candidate: dict) -> str:
-    from codegen.kernels import TileConfig
-
-    return TileConfig(**candidate).label()
 
 
 def _tile_text(tile: list) -> str:
