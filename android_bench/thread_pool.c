@@ -6,8 +6,11 @@
  * A launch from inside a task (nested parallelism) runs serially as a single task.
  *
  * Launches come once per layer, microseconds apart, so waking a sleeping worker (a futex round trip of tens of
- * microseconds) would cost as much as a small layer's work: workers and the launching thread first spin on the
- * launch counter for up to SPIN_ROUNDS pauses, and only then sleep on the condition variable.
+ * microseconds) would cost as much as a small layer's work. A launch is published by bumping an atomic generation
+ * and finished by counting down an atomic pending count; both sides spin on those for up to SPIN_ROUNDS pauses and
+ * only then sleep on a condition variable. The mutex is taken only around sleeping and waking a sleeper: a sleeper
+ * announces itself in an atomic count (or flag) before it checks once more, and the other side reads it after
+ * its own update, so one of the two always sees the other (sequentially consistent atomics).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,14 +29,16 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t start_cv;
   pthread_cond_t done_cv;
-  _Atomic uint64_t generation; /* bumped once per launch */
+  _Alignas(64) _Atomic uint64_t generation; /* bumped once per launch, after its fields below are written */
   _Atomic int shutdown;
-  FTVMParallelLambda lambda;
+  _Atomic int sleepers;          /* workers asleep (or about to sleep) on start_cv */
+  _Alignas(64) _Atomic int pending; /* workers that have not finished the current launch */
+  _Atomic int caller_sleeping;   /* the launching thread sleeps (or is about to) on done_cv */
+  _Atomic int failed;
+  _Alignas(64) FTVMParallelLambda lambda;
   void* cdata;
   TVMParallelGroupEnv env;
   pthread_barrier_t barrier;
-  _Atomic int pending; /* workers that have not finished the current launch */
-  int failed;
   long launches; /* launches split over more than one thread */
 } ThreadPool;
 
@@ -58,20 +63,43 @@ static inline void ThreadPool_Relax(void) {
 #endif
 }
 
-/* Spin until generation differs from seen (a launch) or the pool shuts down, for at most SPIN_ROUNDS. */
-static void ThreadPool_SpinForLaunch(uint64_t seen) {
+/* Wait for the launch after \p seen; returns its generation, or 0 when the pool shuts down. */
+static uint64_t ThreadPool_WaitForLaunch(uint64_t seen) {
   for (int i = 0; i < SPIN_ROUNDS; ++i) {
-    if (atomic_load_explicit(&g_pool.generation, memory_order_acquire) != seen || g_pool.shutdown) return;
+    uint64_t now = atomic_load_explicit(&g_pool.generation, memory_order_acquire);
+    if (now != seen) return now;
+    if (atomic_load_explicit(&g_pool.shutdown, memory_order_relaxed)) return 0;
     ThreadPool_Relax();
   }
+  pthread_mutex_lock(&g_pool.mu);
+  atomic_fetch_add(&g_pool.sleepers, 1);
+  while (atomic_load(&g_pool.generation) == seen && !atomic_load(&g_pool.shutdown)) {
+    pthread_cond_wait(&g_pool.start_cv, &g_pool.mu);
+  }
+  atomic_fetch_sub(&g_pool.sleepers, 1);
+  pthread_mutex_unlock(&g_pool.mu);
+  return atomic_load(&g_pool.shutdown) ? 0 : atomic_load(&g_pool.generation);
 }
 
-/* Spin until every worker has finished the current launch, for at most SPIN_ROUNDS. */
-static void ThreadPool_SpinForWorkers(void) {
+/* Wait until every worker has finished the current launch. */
+static void ThreadPool_WaitForWorkers(void) {
   for (int i = 0; i < SPIN_ROUNDS; ++i) {
     if (atomic_load_explicit(&g_pool.pending, memory_order_acquire) == 0) return;
     ThreadPool_Relax();
   }
+  pthread_mutex_lock(&g_pool.mu);
+  atomic_store(&g_pool.caller_sleeping, 1);
+  while (atomic_load(&g_pool.pending) > 0) pthread_cond_wait(&g_pool.done_cv, &g_pool.mu);
+  atomic_store(&g_pool.caller_sleeping, 0);
+  pthread_mutex_unlock(&g_pool.mu);
+}
+
+/* Wake every thread that sleeps on \p cv, when its sleeper count or flag says one may. */
+static void ThreadPool_Wake(_Atomic int* sleeping, pthread_cond_t* cv) {
+  if (atomic_load(sleeping) == 0) return;
+  pthread_mutex_lock(&g_pool.mu);
+  pthread_cond_broadcast(cv);
+  pthread_mutex_unlock(&g_pool.mu);
 }
 
 static int ThreadPool_RunTask(int task_id) {
@@ -88,23 +116,13 @@ static void* ThreadPool_WorkerMain(void* arg) {
     BENCH_LOG("warning: cannot pin worker %d to cpu %d", self->index, self->cpu);
   }
   uint64_t seen = 0;
-  for (;;) {
-    ThreadPool_SpinForLaunch(seen);
-    pthread_mutex_lock(&g_pool.mu);
-    while (g_pool.generation == seen && !g_pool.shutdown) pthread_cond_wait(&g_pool.start_cv, &g_pool.mu);
-    if (g_pool.shutdown) {
-      pthread_mutex_unlock(&g_pool.mu);
-      return NULL;
+  while ((seen = ThreadPool_WaitForLaunch(seen)) != 0) {
+    if (self->index < g_pool.env.num_task && ThreadPool_RunTask(self->index) != 0) {
+      atomic_store_explicit(&g_pool.failed, 1, memory_order_relaxed);
     }
-    seen = g_pool.generation;
-    int active = self->index < g_pool.env.num_task;
-    pthread_mutex_unlock(&g_pool.mu);
-    int rc = active ? ThreadPool_RunTask(self->index) : 0;
-    pthread_mutex_lock(&g_pool.mu);
-    if (rc != 0) g_pool.failed = 1;
-    if (--g_pool.pending == 0) pthread_cond_signal(&g_pool.done_cv);
-    pthread_mutex_unlock(&g_pool.mu);
+    if (atomic_fetch_sub(&g_pool.pending, 1) == 1) ThreadPool_Wake(&g_pool.caller_sleeping, &g_pool.done_cv);
   }
+  return NULL;
 }
 
 bench_error_t ThreadPool_Init(int num_threads, const int* cpus, int num_cpus) {
@@ -127,7 +145,7 @@ bench_error_t ThreadPool_Init(int num_threads, const int* cpus, int num_cpus) {
 
 void ThreadPool_Shutdown(void) {
   pthread_mutex_lock(&g_pool.mu);
-  g_pool.shutdown = 1;
+  atomic_store(&g_pool.shutdown, 1);
   pthread_cond_broadcast(&g_pool.start_cv);
   pthread_mutex_unlock(&g_pool.mu);
   for (int i = 1; i <= g_pool.num_started; ++i) pthread_join(g_pool.threads[i], NULL);
@@ -145,28 +163,22 @@ int TVMBackendParallelLaunch(FTVMParallelLambda flambda, void* cdata, int num_ta
     TVMParallelGroupEnv env = {NULL, 1};
     return flambda(0, &env, cdata) == 0 ? 0 : -1;
   }
-  pthread_mutex_lock(&g_pool.mu);
   g_pool.lambda = flambda;
   g_pool.cdata = cdata;
   g_pool.env.sync_handle = &g_pool.barrier;
   g_pool.env.num_task = n;
   pthread_barrier_init(&g_pool.barrier, NULL, (unsigned)n);
-  g_pool.pending = g_pool.num_threads - 1;
-  g_pool.failed = 0;
-  g_pool.generation++;
+  atomic_store_explicit(&g_pool.pending, g_pool.num_threads - 1, memory_order_relaxed);
+  atomic_store_explicit(&g_pool.failed, 0, memory_order_relaxed);
   g_pool.launches++;
-  pthread_cond_broadcast(&g_pool.start_cv);
-  pthread_mutex_unlock(&g_pool.mu);
+  atomic_fetch_add(&g_pool.generation, 1); /* publishes the fields above */
+  ThreadPool_Wake(&g_pool.sleepers, &g_pool.start_cv);
 
   int rc = ThreadPool_RunTask(0);
 
-  ThreadPool_SpinForWorkers();
-  pthread_mutex_lock(&g_pool.mu);
-  while (g_pool.pending > 0) pthread_cond_wait(&g_pool.done_cv, &g_pool.mu);
-  int failed = g_pool.failed || rc != 0;
-  pthread_mutex_unlock(&g_pool.mu);
+  ThreadPool_WaitForWorkers();
   pthread_barrier_destroy(&g_pool.barrier);
-  return failed ? -1 : 0;
+  return atomic_load_explicit(&g_pool.failed, memory_order_relaxed) || rc != 0 ? -1 : 0;
 }
 
 int TVMBackendParallelBarrier(int task_id, TVMParallelGroupEnv* penv) {
