@@ -5,11 +5,14 @@ object in one compiler call.
 """
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,11 @@ class Toolchain:
     name: str
     cc: tuple[str, ...]
     flags: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()  # variables set for the compiler, beside the caller's environment
+
+    def environ(self) -> dict[str, str] | None:
+        """The environment to run the compiler in (None: the caller's as it is)."""
+        return {**os.environ, **dict(self.env)} if self.env else None
 
 
 def bench_sources() -> list[Path]:
@@ -55,8 +63,55 @@ def get_toolchain(target: str) -> Toolchain:
     if target in ("linux-aarch64", "android-arm64"):
         pages = PAGE_16K if target == "android-arm64" else ()
         return Toolchain("zig-aarch64-linux-musl", (sys.executable, "-m", "ziglang", "cc", "-target",
-                                                    "aarch64-linux-musl"), common + ("-static",) + pages)
+                                                    "aarch64-linux-musl"), common + ("-static",) + pages,
+                         tuple(zig_env().items()))
     raise ValueError(f"no toolchain for target {target!r}")
+
+
+def zig_env() -> dict[str, str]:
+    """``ZIG_LIB_DIR`` pointing at one copy of zig's library folder per zig version, beside zig's global cache.
+
+    zig keys what it builds once per target (musl libc and compiler_rt for aarch64: about 40 s) by the real path
+    of its library folder, so each new virtual environment's own copy would build them again; a shared copy
+    (hard links where the file system allows) lets every environment reuse them. Empty when ``ZIG_LIB_DIR`` is
+    set already (it is inherited as it is) or no copy can be made.
+    """
+    spec = importlib.util.find_spec("ziglang")
+    if os.environ.get("ZIG_LIB_DIR") or spec is None or spec.origin is None:
+        return {}
+    shared = zig_cache_dir() / f"autocompress-lib-{importlib.metadata.version('ziglang')}"
+    try:
+        if not shared.is_dir():
+            _copy_once(Path(spec.origin).parent / "lib", shared)
+    except OSError:
+        return {}
+    return {"ZIG_LIB_DIR": str(shared)}
+
+
+def zig_cache_dir() -> Path:
+    """zig's global cache folder: ``$ZIG_GLOBAL_CACHE_DIR``, else ``$XDG_CACHE_HOME/zig`` or ``~/.cache/zig``."""
+    if os.environ.get("ZIG_GLOBAL_CACHE_DIR"):
+        return Path(os.environ["ZIG_GLOBAL_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zig"
+
+
+def _copy_once(src: Path, dst: Path) -> None:
+    """Copy ``src`` to ``dst`` through a temporary folder beside it; a concurrent copy that lands first wins."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", dir=dst.parent))
+    try:
+        shutil.copytree(src, stage / "lib", copy_function=_link_or_copy)
+        if not dst.is_dir():
+            (stage / "lib").rename(dst)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _ndk_clang(ndk: Path) -> Path:
@@ -89,7 +144,7 @@ def link_executable(toolchain: Toolchain, sources: list[Path], include_dirs: lis
     cmd = [*toolchain.cc, *toolchain.flags, *(["-s"] if strip else []), *includes, "-o", str(output),
            *map(str, sources), "-lm"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=toolchain.environ())
     except FileNotFoundError:
         raise ToolchainError(f"C compiler not found: {toolchain.cc[0]}") from None
     if proc.returncode != 0:

@@ -2,11 +2,11 @@
 import copy
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from codegen import compile_model
+from codegen.toolchain import get_toolchain
 from codegen_helpers import make_model
 from runtime.elf import read_elf
 from runtime.insn_count import (AddressRanges, InstructionCount, count_instructions, instructions_per_inference,
@@ -55,8 +55,9 @@ def zig_build(folder, name: str, source: str, *flags: str):
     if shutil.which("qemu-aarch64") is None:
         pytest.fail("qemu-aarch64 missing: .ci/run installs qemu-user")
     (folder / f"{name}.c").write_text(source)
-    subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target", "aarch64-linux-musl", *(flags or ["-static"]),
-                    "-O1", str(folder / f"{name}.c"), "-o", str(folder / name)], check=True)
+    zig = get_toolchain("linux-aarch64")
+    subprocess.run([*zig.cc, *(flags or ["-static"]), "-O1", str(folder / f"{name}.c"), "-o", str(folder / name)],
+                   check=True, env=zig.environ())
     return folder / name
 
 
