@@ -29,10 +29,10 @@ def _layer(c, h, w, f, k, stride, pad, keep, seed, zero_filters=0, single_column
     return weight, rng.standard_normal(f).astype(np.float32), rng.standard_normal((1, c, h, w)).astype(np.float32)
 
 
-def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None):
+def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None, accumulators=None):
     lanes, registers = (lanes, 32) if lanes else HOST.vector_shape()
     spec = conv_spec(weight, x.shape[1:], (stride, stride), (pad,) * 4, residual is not None, RELU if relu else ())
-    tile = choose_tile(spec.pixels, lanes, registers)
+    tile = choose_tile(spec.pixels, lanes, registers, accumulators)
     packed = pack(spec, tile, weight, bias)
     out_shape = (1, spec.filters, spec.out_height, spec.out_width)
     func = conv_kernel(spec, tile, "conv", packed.zero_bias, x.shape, out_shape)
@@ -97,6 +97,15 @@ def test_neon_tiles_match_torch_on_host(shape, want):
     weight, bias, x = _layer(*shape, 3, 1, 1, 0.5, seed=3)
     got, spec, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=4)
     assert tile == want and len(spec.taps) % 2 == 1
+    assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
+
+
+def test_tile_of_more_than_a_kibibyte_of_accumulators_matches_torch():
+    """24 AVX-512 accumulators: 12 filters x 32 pixels, 1.5 KiB, one buffer per vector row (TVM would put a
+    buffer above 1 KiB on the heap), with a ragged last filter block."""
+    weight, bias, x = _layer(16, 12, 12, 30, 3, 1, 1, 0.7, seed=5)
+    got, _, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=16, accumulators=24)
+    assert tile == Tile("pixels", 12, 32, 0, 1)
     assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
 
 

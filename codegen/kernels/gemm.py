@@ -73,28 +73,29 @@ def _micro_tile(tile: Tile, taps: int, fo, rows: int, col, col_base, out_base, w
     or over filters, initialised with the bias, accumulated over every kept tap, stored through ``store``."""
     by_pixels = tile.mode == "pixels"
     outer, inner = (rows, width) if by_pixels else (width, rows)
-    acc = T.alloc_buffer((outer, inner), "float32")
+    # one buffer per vector row: TVM puts a buffer above 1 KiB on the heap, where it is no longer registers
+    acc = [T.alloc_buffer((inner,), "float32") for _ in range(outer)]
 
     def nest(body, inner_loop=T.vectorized) -> None:
-        with T.unroll(0, outer) as a:
+        for a in range(outer):
             with inner_loop(0, inner) as b:
                 fi, pi = (a, b) if by_pixels else (b, a)
-                body(a, b, fi, pi)
+                body(acc[a], b, fi, pi)
 
     def vector(k, b):
         return col[k, col_base + b] if by_pixels else w[fo, k, b]
 
     def tap(k) -> None:
         if not tile.lane_fma:
-            nest(lambda a, b, fi, pi: T.buffer_store(acc, acc[a, b] + w[fo, k, fi] * col[k, col_base + pi], [a, b]))
+            nest(lambda row, b, fi, pi: T.buffer_store(row, row[b] + w[fo, k, fi] * col[k, col_base + pi], [b]))
             return
-        for a, scalar in enumerate(_lane_scalars(tile, k, fo, outer, col, col_base, w)):
+        for row, scalar in zip(acc, _lane_scalars(tile, k, fo, outer, col, col_base, w)):
             with T.vectorized(0, inner) as b:
-                T.buffer_store(acc, acc[a, b] + scalar * vector(k, b), [a, b])
+                T.buffer_store(row, row[b] + scalar * vector(k, b), [b])
 
-    nest(lambda a, b, fi, pi: T.buffer_store(acc, bias[fo * tile.block + fi], [a, b]))
+    nest(lambda row, b, fi, pi: T.buffer_store(row, bias[fo * tile.block + fi], [b]))
     _over_taps(taps, tile.unroll, tap)
-    nest(lambda a, b, fi, pi: store(fo * tile.block + fi, out_base + pi, acc[a, b]),
+    nest(lambda row, b, fi, pi: store(fo * tile.block + fi, out_base + pi, row[b]),
          T.vectorized if by_pixels else T.serial)
 
 

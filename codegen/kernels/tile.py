@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STACK_FLOATS = 240  # accumulators above 1 KiB go to a heap workspace in TVM and are no longer registers
 ACCUMULATORS = 12  # vector accumulators per tile on x86: enough independent FMAs to hide their latency
 NEON_ACCUMULATORS = 24  # of NEON's 32 registers: 24 accumulators, 2 gathered vectors, 3 weight vectors
 NEON_TAP_UNROLL = 2  # taps per iteration of the NEON tap loop: halves its counter, compare and branch
@@ -51,9 +50,9 @@ def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | Non
     unroll = (NEON_TAP_UNROLL if neon else 1) if unroll is None else unroll
     if pixels >= lanes:
         width = lanes * 2 if pixels >= lanes * 2 else lanes
-        block = max(1, min(accumulators // (width // lanes), (STACK_FLOATS - 1) // width))
+        block = max(1, accumulators // (width // lanes))
         return Tile("pixels", block, width, lanes_read, unroll)
-    block = lanes * 2 if pixels * 2 <= accumulators and pixels * lanes * 2 <= STACK_FLOATS else lanes
+    block = lanes * 2 if pixels * 2 <= accumulators else lanes
     return Tile("filters", block, pixels, lanes_read, unroll)
 
 
