@@ -9,6 +9,7 @@ is checked against onnxruntime before it is measured. Each row tunes from an emp
 
     PYTHONPATH=. python benchmarks/bench_tuning.py
     PYTHONPATH=. python benchmarks/bench_tuning.py --devices qemu --out /tmp/tuning   # one device
+    PYTHONPATH=. python benchmarks/bench_tuning.py --devices host --rows vgg16:dense --out /tmp/tuning_vgg
 
 Writes benchmarks/results/kernels/tuning.{json,md}.
 """
@@ -23,12 +24,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_arm64 import VARIANTS  # noqa: E402
 from results_io import RESULTS, command, write_report  # noqa: E402
+from compress.models import MODELS  # noqa: E402
 from latency.tuning import Tuned, tune  # noqa: E402
 from latency.variants import variant  # noqa: E402
 from runtime import get_device  # noqa: E402
 
-ROWS = ("resnet20:dense", "resnet20:pruned")
+ROWS = ("resnet20:dense", "resnet20:pruned")  # the default rows; --rows takes any registry model:variant
 DEVICES = ("qemu", "host")
+
+
+def row_name(text: str) -> str:
+    """A --rows entry: a registry model and a variant of ``VARIANTS``."""
+    name, _, kind = text.partition(":")
+    if name not in MODELS or kind not in VARIANTS:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected MODEL:VARIANT with MODEL one of {', '.join(MODELS)} "
+                                         f"and VARIANT one of {', '.join(VARIANTS)}")
+    return text
 
 
 def tune_row(device: str, row: str, work: Path) -> dict:
@@ -98,7 +109,8 @@ def _cost(row: dict, value: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", nargs="+", default=list(DEVICES), choices=DEVICES)
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS, help="model:variant rows")
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), type=row_name,
+                        help="model:variant rows, e.g. vgg16:dense (variants: " + ", ".join(VARIANTS) + ")")
     parser.add_argument("--note", default="", help="a line for the Markdown, e.g. how busy the machine was")
     parser.add_argument("--out", type=Path, default=RESULTS / "kernels" / "tuning", help="OUT.json and OUT.md")
     args = parser.parse_args()
