@@ -48,7 +48,8 @@ static _Thread_local int tls_in_task;
 
 typedef struct {
   int index;
-  int cpu; /* -1: not pinned */
+  int cpu;          /* -1: not pinned */
+  uint64_t seen;    /* the generation when the worker was created: it waits for the next one */
 } WorkerArgs;
 
 static WorkerArgs g_worker_args[BENCH_MAX_THREADS];
@@ -115,7 +116,7 @@ static void* ThreadPool_WorkerMain(void* arg) {
   if (self->cpu >= 0 && Platform_PinCurrentThread(self->cpu) != kBenchOk) {
     BENCH_LOG("warning: cannot pin worker %d to cpu %d", self->index, self->cpu);
   }
-  uint64_t seen = 0;
+  uint64_t seen = self->seen;
   while ((seen = ThreadPool_WaitForLaunch(seen)) != 0) {
     if (self->index < g_pool.env.num_task && ThreadPool_RunTask(self->index) != 0) {
       atomic_store_explicit(&g_pool.failed, 1, memory_order_relaxed);
@@ -135,6 +136,7 @@ bench_error_t ThreadPool_Init(int num_threads, const int* cpus, int num_cpus) {
   for (int i = 1; i < num_threads; ++i) {
     g_worker_args[i].index = i;
     g_worker_args[i].cpu = num_cpus > 0 ? cpus[i % num_cpus] : -1;
+    g_worker_args[i].seen = atomic_load(&g_pool.generation);
     if (pthread_create(&g_pool.threads[i], NULL, ThreadPool_WorkerMain, &g_worker_args[i]) != 0) {
       return kBenchErrorThreadPoolCreate;
     }
