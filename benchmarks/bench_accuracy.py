@@ -219,7 +219,8 @@ def summarize() -> None:
     lines = ["# Accuracy at an equal budget", "",
              "Each row is one run of `benchmarks/bench_accuracy.py` (its command in `accuracy/NAME.json`); test "
              "accuracy on all 10,000 test images. Budget: ADMM + retraining epochs over the whole training split "
-             "(45,000 images), distillation from the dense model, for every method the same total epochs.", "",
+             "(45,000 images; or the images per epoch given, sampled anew each epoch), distillation from the dense "
+             "model, for every method the same total epochs.", "",
              "| model | target | method | budget (epochs) | test acc | vs dense | params | weights | MACs | "
              "ADMM converged | ours / onnxruntime ms (1 thread) | commit |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -227,6 +228,7 @@ def summarize() -> None:
         b, lat = r["budget"], r.get("latency")
         epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
                   else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
+        epochs += f" x {b['train_limit']:,} images" if b["train_limit"] else ""
         admm = r.get("admm")
         lines.append(
             f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'} | "
