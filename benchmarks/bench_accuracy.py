@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd"}  # settings that name a run apart from the default budget
+            "no_distill": "nokd", "precision": "prec"}  # settings that name a run apart from the default budget
 
 
 def variant(args) -> str:
@@ -231,7 +231,8 @@ def summarize() -> None:
         epochs += f" x {b['train_limit']:,} images" if b["train_limit"] else ""
         admm = r.get("admm")
         lines.append(
-            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'} | "
+            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'}"
+            f"{'' if b.get('precision', 'fp32') == 'fp32' else ', ' + b['precision']} | "
             f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
             f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
             f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} | "
