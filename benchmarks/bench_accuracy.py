@@ -228,7 +228,7 @@ def summarize() -> None:
         b, lat = r["budget"], r.get("latency")
         epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
                   else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
-        epochs += f" x {b['train_limit']:,} images" if b["train_limit"] else ""
+        epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         admm = r.get("admm")
         lines.append(
             f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'}"
