@@ -231,7 +231,8 @@ def summarize() -> None:
         epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         admm = r.get("admm")
         lines.append(
-            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}{'' if b['distill'] else ', no KD'}"
+            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}"
+            f"{'' if b['distill'] else ', no KD'}"
             f"{'' if b.get('precision', 'fp32') == 'fp32' else ', ' + b['precision']} | "
             f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
             f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "

@@ -101,8 +101,11 @@ def _copy_once(src: Path, dst: Path) -> None:
     stage = Path(tempfile.mkdtemp(prefix=f".{dst.name}-", dir=dst.parent))
     try:
         shutil.copytree(src, stage / "lib", copy_function=_link_or_copy)
-        if not dst.is_dir():
+        try:
             (stage / "lib").rename(dst)
+        except OSError:
+            if not dst.is_dir():  # not a concurrent copy that landed first
+                raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -47,7 +47,8 @@ def test_cmake_host_build_matches_python_build(artifacts, tmp_path):
 def test_cmake_zig_toolchain_builds_static_arm64(artifacts, tmp_path):
     compiled = artifacts.get("small_cnn", "dense", "linux-aarch64")
     exe = _cmake_build(compiled.out_dir / "src", tmp_path / "build",
-                       f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'zig-aarch64.cmake'}", f"-DZIG_PYTHON={sys.executable}", env=zig_env())
+                       f"-DCMAKE_TOOLCHAIN_FILE={ROOT / 'cmake' / 'zig-aarch64.cmake'}",
+                       f"-DZIG_PYTHON={sys.executable}", env=zig_env())
     from codegen_helpers import elf_facts
 
     assert elf_facts(exe) == {"machine": "aarch64", "interp": False, "dynamic": False}
