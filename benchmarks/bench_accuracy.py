@@ -11,9 +11,10 @@ Methods (all through the project's own pipeline, one round, uniform or searched 
              holds, then fine-tuned for the whole budget with the same loop and distillation
 
 Each run lives in ``--work/MODEL-TARGET-METHOD[-VARIANT]`` (VARIANT names settings off the default budget,
-e.g. ``-lr0.05``) and resumes from there (rerun the same command after a
-kill); a run folder made with other settings is refused. ``--latency`` compiles the result, checks it against
-onnxruntime and times it beside onnxruntime on the same ONNX (one thread each, one run of this script).
+e.g. ``-lr0.05``, or ``-column`` for ``--scheme column``: kernel columns only, no whole filters) and resumes
+from there (rerun the same command after a kill); a run folder made with other settings is refused.
+``--latency`` compiles the result, checks it against onnxruntime and times it beside onnxruntime on the same ONNX
+(one thread each, one run of this script).
 
     PYTHONPATH=. python benchmarks/bench_accuracy.py --weights ~/.cache/acruns/resnet20-jpeg-finetune/model.pt \
         --target rate:4 --method uniform --admm-epochs 10 --retrain-epochs 10 --threads 2 --latency
@@ -52,6 +53,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(SHARED / "cifar10-jpeg.tar.gz"))
     p.add_argument("--target", help="rate:F (conv+fc weights) or macs:F, e.g. rate:4")
     p.add_argument("--method", choices=METHODS)
+    p.add_argument("--scheme", default="filter+column", choices=("filter+column", "column", "filter"),
+                   help="what our methods remove: whole filters and kernel columns, or one of the two")
     p.add_argument("--admm-epochs", type=int, default=10, help="ADMM epochs (magnitude/torch-pruning retrain instead)")
     p.add_argument("--retrain-epochs", type=int, default=10)
     p.add_argument("--train-limit", type=int, default=None, help="images per epoch (default: the whole split)")
@@ -73,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd", "precision": "prec"}  # settings that name a run apart from the default budget
+            "no_distill": "nokd", "precision": "prec", "scheme": ""}  # settings that name a run apart from the default budget
 
 
 def variant(args) -> str:
@@ -88,7 +91,8 @@ def budget(args) -> dict:
     return {"weights": str(Path(args.weights).expanduser()), "data": args.data, "admm_epochs": args.admm_epochs,
             "retrain_epochs": args.retrain_epochs, "train_limit": args.train_limit, "lr": args.lr,
             "candidates": args.candidates if args.method == "searched" else None, "distill": not args.no_distill,
-            "precision": resolve(args.device, args.precision), "seed": args.seed}
+            "precision": resolve(args.device, args.precision), "seed": args.seed,
+            **({} if args.scheme == "filter+column" else {"scheme": args.scheme})}  # old folders lack the default
 
 
 def work_folder(args, model: str) -> Path:
@@ -115,7 +119,7 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
     prune_budget = PruneBudget(admm_epochs=0 if magnitude else args.admm_epochs,
                                retrain_epochs=args.retrain_epochs + (args.admm_epochs if magnitude else 0),
                                train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
-    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget,
+    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget, scheme=args.scheme,
                             search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
                                                 method="annealing" if args.method == "searched" else "uniform"))
     report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
@@ -186,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> None:
     if not (args.weights and args.target and args.method):
         raise SystemExit("give --weights, --target and --method (or --summary)")
+    if args.method == "torch-pruning" and args.scheme != "filter+column":
+        raise SystemExit("--scheme applies to our methods; torch-pruning removes channels")
     splits = load_data(args.data, seed=args.seed)
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
     dense_counts = count_model(model, splits.input_shape)
@@ -231,7 +237,8 @@ def summarize() -> None:
         epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         admm = r.get("admm")
         lines.append(
-            f"| {r['model']} | {r['target']} | {r['method']} | {epochs}, lr {b['lr']}"
+            f"| {r['model']} | {r['target']} | {r['method']}{', ' + b['scheme'] + ' only' if 'scheme' in b else ''} | "
+            f"{epochs}, lr {b['lr']}"
             f"{'' if b['distill'] else ', no KD'}"
             f"{'' if b.get('precision', 'fp32') == 'fp32' else ', ' + b['precision']} | "
             f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
