@@ -150,16 +150,17 @@ def _build(onnx_model: onnx.ModelProto, name: str, spec, toolchain: Toolchain, s
         relax_mod, layers = rewrite_layers(relax_mod, *spec.vector_shape(), tiles=tiles)
     lowered = lower(relax_mod, spec)
     plan = build_plan(lowered)
-    kernels = build_kernels(lowered, spec, src / "kernels.o")
+    symbols = build_kernels(lowered, spec, src / "kernels.o")
     blob = write_blob(plan, src / WEIGHTS_BIN)
     write_asm(src / "weights.S")
     digest = model_hash(blob, src / "kernels.o")
-    (src / "model.c").write_text(render_driver(plan, DriverInfo(name, digest, spec.name)))
+    (src / "model.c").write_text(render_driver(plan, DriverInfo(name, digest, spec.name), symbols))
     binary = out_dir / BINARY_NAME
     _link(toolchain, src, binary, strip=True)
     return {
         "name": name, "binary": binary.name, "target": spec.name, "llvm_target": spec.llvm,
-        "toolchain": toolchain.name, "kernels": len(kernels), "kernel_calls": len(plan.calls),
+        "toolchain": toolchain.name, "kernels": len(set(symbols.values())), "kernel_calls": len(plan.calls),
+        "shared_kernels": {k: v for k, v in symbols.items() if k != v}, "calls": [c.kernel for c in plan.calls],
         "binary_bytes": binary.stat().st_size, "weights_bytes": plan.weights_bytes,
         "arena_bytes": sum(plan.arenas), "input_shape": list(plan.input.shape),
         "output_shape": list(plan.output.shape), "model_hash": digest, "schedule": schedule, "layers": layers,

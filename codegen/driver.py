@@ -1,6 +1,7 @@
 """The generated C driver: static arenas, one DLTensor per tensor, one table row per kernel call."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .blob import WEIGHTS_SYMBOL
@@ -18,7 +19,7 @@ class DriverInfo:
     target: str
 
 
-def render_driver(plan: Plan, info: DriverInfo) -> str:
+def render_driver(plan: Plan, info: DriverInfo, symbols: Mapping[str, str] | None = None) -> str:
     """C source of ``model.c`` implementing ``model.h`` for ``plan``.
 
     Parameters
@@ -27,13 +28,16 @@ def render_driver(plan: Plan, info: DriverInfo) -> str:
         The static memory plan of the model.
     info : DriverInfo
         Name, hash and target written into the binary.
+    symbols : mapping of str to str, optional
+        Kernel name -> the compiled kernel that runs it (``build_kernels``; default: its own name). Profiles and
+        errors keep naming each call by its kernel name.
 
     Returns
     -------
     source : str
         A self-contained C11 translation unit.
     """
-    parts = [_header(info), _arenas(plan), _tensors(plan), _calls(plan), _info(plan, info), _run(plan)]
+    parts = [_header(info), _arenas(plan), _tensors(plan), _calls(plan, symbols or {}), _info(plan, info), _run(plan)]
     return "\n".join(parts)
 
 
@@ -71,8 +75,11 @@ def _tensors(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _calls(plan: Plan) -> str:
-    kernels = sorted({call.kernel for call in plan.calls})
+def _calls(plan: Plan, symbols: Mapping[str, str]) -> str:
+    def symbol(kernel: str) -> str:
+        return symbols.get(kernel, kernel)
+
+    kernels = sorted({symbol(call.kernel) for call in plan.calls})
     lines = [f"int __tvm_ffi_{k}(void* self, const TVMAbiAny* args, int32_t num_args, TVMAbiAny* result);"
              for k in kernels]
     for i, call in enumerate(plan.calls):
@@ -80,7 +87,7 @@ def _calls(plan: Plan) -> str:
         lines.append(f"static const TVMAbiAny a{i}[] = {{{slots}}};")
     lines.append("\ntypedef struct {\n  TVMAbiKernel fn;\n  const TVMAbiAny* args;\n  int32_t num_args;\n"
                  "} KernelCall;\n")
-    rows = [f"  {{__tvm_ffi_{c.kernel}, a{i}, {len(c.args)}}}," for i, c in enumerate(plan.calls)]
+    rows = [f"  {{__tvm_ffi_{symbol(c.kernel)}, a{i}, {len(c.args)}}}," for i, c in enumerate(plan.calls)]
     lines.append("static const KernelCall kCalls[] = {\n" + "\n".join(rows) + "\n};")
     names = "\n".join(f"  \"{c.kernel}\"," for c in plan.calls)
     lines.append(f"static const char* const kKernelNames[] = {{\n{names}\n}};")
