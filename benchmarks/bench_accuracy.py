@@ -75,8 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser().parse_args(argv)
 
 
+# settings that name a run apart from the default budget, and their short names
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd", "precision": "prec", "scheme": ""}  # settings that name a run apart from the default budget
+            "no_distill": "nokd", "precision": "prec", "scheme": ""}
 
 
 def variant(args) -> str:
