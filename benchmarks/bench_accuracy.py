@@ -36,7 +36,7 @@ from results_io import RESULTS, command, write_json, write_report  # noqa: E402
 from compress.counting import count_model  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.precision import resolve  # noqa: E402
-from compress.pruning import PruneBudget  # noqa: E402
+from compress.pruning import SCHEMES, PruneBudget  # noqa: E402
 from compress.restore import restore_model  # noqa: E402
 from compress.search import CompressConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
@@ -44,6 +44,7 @@ from compress.train import Distillation, TrainConfig, split_accuracy, train  # n
 
 ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
 METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
+DEFAULT_SCHEME = CompressConfig.scheme  # filter+column; a run folder's budget names any other scheme
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(SHARED / "cifar10-jpeg.tar.gz"))
     p.add_argument("--target", help="rate:F (conv+fc weights) or macs:F, e.g. rate:4")
     p.add_argument("--method", choices=METHODS)
-    p.add_argument("--scheme", default="filter+column", choices=("filter+column", "column", "filter"),
+    p.add_argument("--scheme", default=DEFAULT_SCHEME, choices=[s for s in SCHEMES if s != "unstructured"],
                    help="what our methods remove: whole filters and kernel columns, or one of the two")
     p.add_argument("--admm-epochs", type=int, default=10, help="ADMM epochs (magnitude/torch-pruning retrain instead)")
     p.add_argument("--retrain-epochs", type=int, default=10)
@@ -93,7 +94,7 @@ def budget(args) -> dict:
             "retrain_epochs": args.retrain_epochs, "train_limit": args.train_limit, "lr": args.lr,
             "candidates": args.candidates if args.method == "searched" else None, "distill": not args.no_distill,
             "precision": resolve(args.device, args.precision), "seed": args.seed,
-            **({} if args.scheme == "filter+column" else {"scheme": args.scheme})}  # old folders lack the default
+            **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme})}  # old folders lack the default
 
 
 def work_folder(args, model: str) -> Path:
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> None:
     if not (args.weights and args.target and args.method):
         raise SystemExit("give --weights, --target and --method (or --summary)")
-    if args.method == "torch-pruning" and args.scheme != "filter+column":
+    if args.method == "torch-pruning" and args.scheme != DEFAULT_SCHEME:
         raise SystemExit("--scheme applies to our methods; torch-pruning removes channels")
     splits = load_data(args.data, seed=args.seed)
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
