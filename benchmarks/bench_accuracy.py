@@ -228,10 +228,11 @@ def summarize() -> None:
              "Each row is one run of `benchmarks/bench_accuracy.py` (its command in `accuracy/NAME.json`); test "
              "accuracy on all 10,000 test images. Budget: ADMM + retraining epochs over the whole training split "
              "(45,000 images; or the images per epoch given, sampled anew each epoch), distillation from the dense "
-             "model, for every method the same total epochs.", "",
-             "| model | target | method | budget (epochs) | test acc | vs dense | params | weights | MACs | "
+             "model, for every method the same total epochs. Dense: the test accuracy of the row's baseline (each machine "
+             "fine-tunes its own; compare methods against one baseline).", "",
+             "| model | target | method | budget (epochs) | dense | test acc | vs dense | params | weights | MACs | "
              "ADMM converged | ours / onnxruntime ms (1 thread) | commit |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         b, lat = r["budget"], r.get("latency")
         epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
@@ -243,7 +244,7 @@ def summarize() -> None:
             f"{epochs}, lr {b['lr']}"
             f"{'' if b['distill'] else ', no KD'}"
             f"{'' if b.get('precision', 'fp32') == 'fp32' else ', ' + b['precision']} | "
-            f"{r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
+            f"{r['dense_accuracy']:.4f} | {r['test_accuracy']:.4f} | {100 * (r['test_accuracy'] - r['dense_accuracy']):+.2f} pt | {r['params']} | "
             f"{r['compression_rate']:.2f}x | {r['mac_reduction']:.2f}x | "
             f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} | "
             f"{(r.get('provenance') or {}).get('revision') or '-':.7} |")
