@@ -48,5 +48,9 @@ def test_the_sensitivity_method_is_the_allocation_alone_and_annealing_starts_fro
     alone = anneal(setup.space, setup.goal, setup.evaluator, replace(FAST, method="sensitivity"))
     assert alone.steps == 1 and alone.best.key == settle(setup.space, setup.goal, allocated).key
     annealed = anneal(setup.space, setup.goal, setup.evaluator, FAST)
+    scores = [step["score"] for step in annealed.history]
     assert annealed.history[0]["key"] == list(allocated.key)
-    assert annealed.best_eval.score >= setup.evaluator(allocated).score
+    assert scores[0] == pytest.approx(setup.evaluator(allocated).score)
+    # the search keeps the best candidate it met (the start included); that one is then settled, which may
+    # score lower or higher than the unsettled start on another CPU's arithmetic, so it is not compared here
+    assert annealed.history[-1]["best"] == max(scores)
