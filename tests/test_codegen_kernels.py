@@ -10,6 +10,7 @@ import tvm
 
 from codegen.kernels import (HARDSWISH, RELU, RELU6, RUN_BUDGET, ConvSpec, Tile, choose_tile, conv_kernel,
                              depthwise_kernel, order_taps, pack, pack_depthwise)
+from codegen.kernels.gemm import tap_spans
 from codegen.structure import conv_spec, kept_structure
 from codegen.targets import get_target
 
@@ -29,10 +30,10 @@ def _layer(c, h, w, f, k, stride, pad, keep, seed, zero_filters=0, single_column
     return weight, rng.standard_normal(f).astype(np.float32), rng.standard_normal((1, c, h, w)).astype(np.float32)
 
 
-def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None, accumulators=None):
+def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None, accumulators=None, tap_bytes=None):
     lanes, registers = (lanes, 32) if lanes else HOST.vector_shape()
     spec = conv_spec(weight, x.shape[1:], (stride, stride), (pad,) * 4, residual is not None, RELU if relu else ())
-    tile = choose_tile(spec.pixels, lanes, registers, accumulators)
+    tile = choose_tile(spec.pixels, lanes, registers, accumulators, tap_bytes=tap_bytes)
     packed = pack(spec, tile, weight, bias)
     out_shape = (1, spec.filters, spec.out_height, spec.out_width)
     func = conv_kernel(spec, tile, "conv", packed.zero_bias, x.shape, out_shape)
@@ -107,6 +108,27 @@ def test_tile_of_more_than_a_kibibyte_of_accumulators_matches_torch():
     got, _, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=16, accumulators=24)
     assert tile == Tile("pixels", 12, 32, 0, 1)
     assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
+
+
+@pytest.mark.parametrize("lanes,tap_bytes,passes", [(16, 12288, 2), (16, 5120, 5), (4, 1536, 4)])
+def test_taps_in_blocks_give_the_same_bits_as_all_taps_at_once(lanes, tap_bytes, passes):
+    """Blocks of taps (partial sums kept between passes over the filter blocks; a first, middle and shorter
+    last pass) add every output in the same order as one pass, residual and ReLU included: the same bits."""
+    weight, bias, x = _layer(24, 9, 9, 14, 3, 1, 1, 0.8, seed=7)
+    residual = np.random.default_rng(8).standard_normal((1, 14, 9, 9)).astype(np.float32)
+    whole, spec, _ = _run_kernel(weight, bias, x, 1, 1, residual, True, lanes=lanes, tap_bytes=0)
+    got, _, tile = _run_kernel(weight, bias, x, 1, 1, residual, True, lanes=lanes, tap_bytes=tap_bytes)
+    assert len(tap_spans(len(spec.taps), tile.tap_block)) == passes
+    assert np.array_equal(got, whole)
+    assert np.abs(got - _reference(weight, bias, x, 1, 1, residual, True)).max() <= 1e-4
+
+
+def test_tap_spans_cover_every_tap_once_in_passes_of_one_size():
+    for taps, block in [(173, 40), (128, 128), (129, 128), (7, 0), (5, 9), (0, 4)]:
+        spans = tap_spans(taps, block)
+        assert [k for first, n in spans for k in range(first, first + n)] == list(range(taps))
+        assert len({n for _, n in spans[:-1]}) <= 1 and spans[-1][1] <= spans[0][1]
+        assert all(n <= block for _, n in spans) or len(spans) == 1
 
 
 def test_structure_detection_finds_zero_columns_and_filters():

@@ -59,8 +59,8 @@ def test_picks_are_the_cheapest_measured_kernels(tiny):
     assert {k: final[k] for k in (layer["kernel"] for layer in layers)} == \
         {layer["kernel"]: layer["costs"][layer["pick"]] for layer in layers}
     settings = [layer["tile_setting"] for layer in tuned.compiled.info["layers"]]
-    assert settings[:2] == [{"accumulators": 16, "lane_fma": None, "unroll": None},
-                            {"accumulators": None, "lane_fma": None, "unroll": None}]
+    assert settings[:2] == [{"accumulators": 16, "lane_fma": None, "unroll": None, "tap_bytes": None},
+                            {"accumulators": None, "lane_fma": None, "unroll": None, "tap_bytes": None}]
 
 
 @pytest.mark.qemu

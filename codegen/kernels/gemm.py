@@ -6,6 +6,10 @@ Packed weights ``Wp[blocks, kept taps, block]`` put the ``block`` filters of one
 for every tap, so the inner loop reads them with unit stride. A tile is a run of consecutive output pixels:
 a segment of one output row, or whole rows when rows are shorter than a tile.
 
+Blocks of taps (``Tile.tap_block``, tiles of a row loop only): each tile runs its taps in passes, every pass
+over all filter blocks, partial sums kept in a per-task buffer between passes, so the slice of the gathered
+matrix a pass reads stays in L1. Each output is still one sum in tap order: the same bits as one pass.
+
 Threads: the loop over rows of tiles is a ``parallel`` loop (TVM lowers it to one ``TVMBackendParallelLaunch``
 per layer, each task a contiguous range of rows with its own gathered matrix); a layer that is a single tile
 runs its filter blocks in parallel instead. Every output is the same sum in the same order whatever the
@@ -23,17 +27,33 @@ from .tile import Tile
 Store = Callable[[object, object, object], None]  # store(packed row, pixel, value)
 Gather = Callable[[object, int, object, int], tuple]  # gather(oy0, rows, ox0, columns) -> (matrix, pixel base)
 NewGather = Callable[[], Gather]  # allocates one task's gathered matrix where it is called
+Init = Callable[[object, object], object]  # init(packed row, pixel) -> an accumulator's starting value
 
 
 def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, new_gather: NewGather, store: Store) -> None:
     """All output tiles of the layer; ``store`` gets the packed-row index, pixel and pre-epilogue value."""
     rows_per, seg = tile_shape(spec, tile)
+    spans = tap_spans(len(spec.taps), tile.tap_block)
 
-    def one(gather: Gather, oy0, nrows: int, ox0, nseg: int, loop=T.serial):
+    def one(gather: Gather, oy0, nrows: int, ox0, nseg: int, loop=T.serial, part=None):
         col, col_base = gather(oy0, nrows, ox0, nseg)
         out_base = oy0 * spec.out_width + ox0
-        over_blocks(len(spec.rows), tile.block, lambda fo, nr: _micro_tile(
-            tile, len(spec.taps), fo, nr, col, col_base, out_base, nrows * nseg, w, bias, store), loop)
+
+        def blocks(k0, taps: int, init: Init, finish: Store) -> None:
+            over_blocks(len(spec.rows), tile.block, lambda fo, nr: _micro_tile(
+                tile, k0, taps, fo, nr, (col, col_base), nrows * nseg, w, init, finish), loop)
+
+        from_bias, to_output = (lambda f, p: bias[f]), (lambda f, p, v: store(f, out_base + p, v))
+        if part is None:
+            blocks(0, len(spec.taps), from_bias, to_output)
+            return
+        load, save = (lambda f, p: part[f, p]), (lambda f, p, v: T.buffer_store(part, v, [f, p]))
+        (_, size), (last, rest) = spans[0], spans[-1]
+        blocks(0, size, from_bias, save)
+        if len(spans) > 2:
+            with T.serial(1, len(spans) - 1) as b:
+                blocks(b * size, size, load, save)
+        blocks(last, rest, load, to_output)
 
     if rows_per >= spec.out_height and seg >= spec.out_width:
         one(new_gather(), 0, spec.out_height, 0, spec.out_width, T.parallel)
@@ -41,9 +61,18 @@ def emit_tiles(spec: ConvSpec, tile: Tile, w, bias, new_gather: NewGather, store
 
     def row(oy, nr: int):
         gather = new_gather()
-        over_blocks(spec.out_width, seg, lambda ox, ns: one(gather, oy * rows_per, nr, ox * seg, ns))
+        part = T.alloc_buffer((len(spec.rows), rows_per * seg), "float32") if len(spans) > 1 else None
+        over_blocks(spec.out_width, seg, lambda ox, ns: one(gather, oy * rows_per, nr, ox * seg, ns, part=part))
 
     over_blocks(spec.out_height, rows_per, row, T.parallel)
+
+
+def tap_spans(taps: int, block: int) -> list[tuple[int, int]]:
+    """``(first tap, taps)`` of each pass: ``taps`` split into passes of at most ``block`` (0: one pass), all of
+    one size but the last, which may be shorter."""
+    passes = -(-taps // block) if 0 < block < taps else 1
+    size = -(-taps // passes)
+    return [(k, min(size, taps - k)) for k in range(0, taps, size)] if taps else [(0, 0)]
 
 
 def tile_shape(spec: ConvSpec, tile: Tile) -> tuple[int, int]:
@@ -67,10 +96,12 @@ def over_blocks(total: int, size: int, body: Callable[[object, int], None], loop
         body(full, rest)
 
 
-def _micro_tile(tile: Tile, taps: int, fo, rows: int, col, col_base, out_base, width: int, w, bias,
-                store: Store) -> None:
-    """One tile: ``rows`` filters x ``width`` pixels of accumulators, vectorised over pixels (``pixels`` mode)
-    or over filters, initialised with the bias, accumulated over every kept tap, stored through ``store``."""
+def _micro_tile(tile: Tile, k0, taps: int, fo, rows: int, gathered: tuple, width: int, w, init: Init,
+                finish: Store) -> None:
+    """One tile over taps ``k0 .. k0 + taps``: ``rows`` filters x ``width`` pixels of accumulators, vectorised
+    over pixels (``pixels`` mode) or over filters, started from ``init`` (the bias, or the partial sums of the
+    previous taps), handed to ``finish`` with the tile's pixel index."""
+    col, col_base = gathered
     by_pixels = tile.mode == "pixels"
     outer, inner = (rows, width) if by_pixels else (width, rows)
     # one buffer per vector row: TVM puts a buffer above 1 KiB on the heap, where it is no longer registers
@@ -93,10 +124,9 @@ def _micro_tile(tile: Tile, taps: int, fo, rows: int, col, col_base, out_base, w
             with T.vectorized(0, inner) as b:
                 T.buffer_store(row, row[b] + scalar * vector(k, b), [b])
 
-    nest(lambda row, b, fi, pi: T.buffer_store(row, bias[fo * tile.block + fi], [b]))
-    _over_taps(taps, tile.unroll, tap)
-    nest(lambda row, b, fi, pi: store(fo * tile.block + fi, out_base + pi, row[b]),
-         T.vectorized if by_pixels else T.serial)
+    nest(lambda row, b, fi, pi: T.buffer_store(row, init(fo * tile.block + fi, pi), [b]))
+    _over_taps(taps, tile.unroll, lambda k: tap(k0 + k))
+    nest(lambda row, b, fi, pi: finish(fo * tile.block + fi, pi, row[b]), T.vectorized if by_pixels else T.serial)
 
 
 def _lane_scalars(tile: Tile, k, fo, outer: int, col, col_base, w) -> list:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 ACCUMULATORS = 12  # vector accumulators per tile on x86: enough independent FMAs to hide their latency
 NEON_ACCUMULATORS = 24  # of NEON's 32 registers: 24 accumulators, 2 gathered vectors, 3 weight vectors
 NEON_TAP_UNROLL = 2  # taps per iteration of the NEON tap loop: halves its counter, compare and branch
+TAP_BLOCK_BYTES = 16384  # the tuner's blocks of taps: a third of a 48 KB L1, half of a 32 KB one, gathered
 
 
 @dataclass(frozen=True)
@@ -17,13 +18,16 @@ class Tile:
 
     ``lane_fma``: the broadcast operand (a weight per filter, or a gathered value per pixel) is read a vector
     at a time and each multiply-add takes one lane of it (NEON's ``fmla v, v, v.s[i]``), instead of one
-    broadcast load per use. ``unroll``: taps per iteration of the tap loop."""
+    broadcast load per use. ``unroll``: taps per iteration of the tap loop. ``tap_block``: in ``pixels`` mode,
+    taps per pass over the filter blocks (0: all), so the part of the gathered matrix a pass reads stays in L1
+    while every filter block reads it; partial sums wait in a buffer between passes."""
 
     mode: str
     block: int
     width: int
     lane_fma: int = 0  # lanes per vector read of the broadcast operand; 0: a broadcast load per use
     unroll: int = 1
+    tap_block: int = 0
 
 
 def is_neon(lanes: int, registers: int) -> bool:
@@ -32,11 +36,13 @@ def is_neon(lanes: int, registers: int) -> bool:
 
 
 def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | None = None,
-                lane_fma: bool | None = None, unroll: int | None = None) -> Tile:
+                lane_fma: bool | None = None, unroll: int | None = None, tap_bytes: int | None = None) -> Tile:
     """The tile for a layer with ``pixels`` outputs per channel on a CPU with ``lanes`` float32 lanes per
     vector and ``registers`` vector registers, using up to ``accumulators`` vector accumulators (default:
     ``NEON_ACCUMULATORS`` on NEON, else ``ACCUMULATORS``), lane-indexed FMAs when ``lane_fma`` (default: on
-    NEON only) and ``unroll`` taps per loop iteration (default: ``NEON_TAP_UNROLL`` on NEON, else 1).
+    NEON only), ``unroll`` taps per loop iteration (default: ``NEON_TAP_UNROLL`` on NEON, else 1) and, in
+    ``pixels`` mode, blocks of taps that gather ``tap_bytes`` per tile (default: all taps in one block; the tuner
+    tries ``TAP_BLOCK_BYTES``: on this project's noisy x86 host the gain could not be told from the noise).
 
     On x86, 12 beat 8 by 3-15% on the AVX-512 host (``benchmarks/results/kernels/kernel_tiles.md``), and the
     FMA folds its broadcast load. On NEON, 24 accumulators with lane-indexed FMAs and two taps per loop
@@ -51,7 +57,7 @@ def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | Non
     if pixels >= lanes:
         width = lanes * 2 if pixels >= lanes * 2 else lanes
         block = max(1, accumulators // (width // lanes))
-        return Tile("pixels", block, width, lanes_read, unroll)
+        return Tile("pixels", block, width, lanes_read, unroll, (tap_bytes or 0) // (4 * width))
     block = lanes * 2 if pixels * 2 <= accumulators else lanes
     return Tile("filters", block, pixels, lanes_read, unroll)
 
@@ -64,16 +70,18 @@ class TileConfig:
     accumulators: int | None = None
     lane_fma: bool | None = None
     unroll: int | None = None
+    tap_bytes: int | None = None
 
     def tile(self, pixels: int, lanes: int, registers: int) -> Tile:
         """The tile this setting gives a layer with ``pixels`` outputs per channel."""
-        return choose_tile(pixels, lanes, registers, self.accumulators, self.lane_fma, self.unroll)
+        return choose_tile(pixels, lanes, registers, self.accumulators, self.lane_fma, self.unroll, self.tap_bytes)
 
     def label(self) -> str:
         """A short name, e.g. ``acc16``, ``no-lane-fma unroll1`` or ``fixed rule``."""
         parts = [f"acc{self.accumulators}" if self.accumulators is not None else "",
                  {True: "lane-fma", False: "no-lane-fma", None: ""}[self.lane_fma],
-                 f"unroll{self.unroll}" if self.unroll is not None else ""]
+                 f"unroll{self.unroll}" if self.unroll is not None else "",
+                 {None: "", 0: "no-tap-blocks"}.get(self.tap_bytes, f"taps{(self.tap_bytes or 0) // 1024}k")]
         return " ".join(p for p in parts if p) or "fixed rule"
 
 
@@ -83,10 +91,10 @@ FIXED_RULE = TileConfig()
 def tile_candidates(lanes: int, registers: int) -> tuple[TileConfig, ...]:
     """The handful of settings an on-device tuner tries on every layer, the fixed rule first: on NEON 16 and 20
     accumulators, broadcast weight loads, four taps per iteration; on x86 8, 16 and 24 accumulators (as many as
-    the registers allow) and two taps per iteration."""
+    the registers allow) and two taps per iteration; on both, blocks of ``TAP_BLOCK_BYTES`` of gathered taps."""
     if is_neon(lanes, registers):
         others = [TileConfig(accumulators=16), TileConfig(accumulators=20), TileConfig(lane_fma=False),
                   TileConfig(unroll=4)]
     else:
         others = [TileConfig(accumulators=a) for a in (8, 16, 24) if a <= registers - 4] + [TileConfig(unroll=2)]
-    return (FIXED_RULE, *others)
+    return (FIXED_RULE, *others, TileConfig(tap_bytes=TAP_BLOCK_BYTES))
