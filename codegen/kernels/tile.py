@@ -7,7 +7,7 @@ from dataclasses import dataclass
 ACCUMULATORS = 12  # vector accumulators per tile on x86: enough independent FMAs to hide their latency
 NEON_ACCUMULATORS = 24  # of NEON's 32 registers: 24 accumulators, 2 gathered vectors, 3 weight vectors
 NEON_TAP_UNROLL = 2  # taps per iteration of the NEON tap loop: halves its counter, compare and branch
-TAP_BLOCK_BYTES = 16384  # the tuner's blocks of taps: a third of a 48 KB L1, half of a 32 KB one, gathered
+TAP_BLOCK_BYTES = 16384  # gathered bytes per block of taps the tuner tries: a third of a 48 KB L1, half of 32 KB
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,8 @@ class TileConfig:
         parts = [f"acc{self.accumulators}" if self.accumulators is not None else "",
                  {True: "lane-fma", False: "no-lane-fma", None: ""}[self.lane_fma],
                  f"unroll{self.unroll}" if self.unroll is not None else "",
-                 {None: "", 0: "no-tap-blocks"}.get(self.tap_bytes, f"taps{(self.tap_bytes or 0) // 1024}k")]
+                 "" if self.tap_bytes is None else
+                 f"taps{self.tap_bytes // 1024}k" if self.tap_bytes else "no-tap-blocks"]
         return " ".join(p for p in parts if p) or "fixed rule"
 
 
