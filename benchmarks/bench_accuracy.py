@@ -157,7 +157,8 @@ def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[tor
                     run_dir=folder / "finetune", resume=True, distill=distill, stream="torch-pruning")
     acc = {"dense": split_accuracy(dense, splits, "test", device=args.device),
            "compacted": split_accuracy(model, splits, "test", device=args.device)}
-    return model, {"accuracy": acc, "train_seconds": sum(h["seconds"] for h in history), "torch_pruning_steps": steps}
+    return model, {"accuracy": acc, "train_seconds": sum(h["seconds"] for h in history), "torch_pruning_steps": steps,
+                   "torch_pruning_version": tp.__version__}
 
 
 def latency(model, shape, folder: Path) -> dict:
