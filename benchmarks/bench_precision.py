@@ -68,15 +68,21 @@ def _cpuinfo() -> dict[str, str]:
     return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in block.splitlines()) if v}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", nargs="+", default=["resnet20", "small_cnn"])
+def throughput_parser(doc: str, models: list[str], steps: int, out: Path) -> argparse.ArgumentParser:
+    """The options of a training-throughput benchmark: models, threads, batch, steps per round, rounds, output."""
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=models)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch", type=int, default=128)
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=steps)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default=str(RESULTS / "training" / "precision"))
-    args = p.parse_args(argv)
+    p.add_argument("--out", default=str(out))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = throughput_parser(__doc__, ["resnet20", "small_cnn"], 10, RESULTS / "training" / "precision")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.models:

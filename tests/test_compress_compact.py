@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from compress.models import MODELS, build_model
-from compress.pruning import compact, purify, replay, trace_structure
+from compress.pruning import compact, purify, purify_and_compact, replay, trace_structure
+from compress.pruning.admm import MaskHooks
+from compress.pruning.masks import Masks
+from compress.pruning.plan import LayerRate, layer_weights, project_masks, removed_channels, uniform_rates
 from helpers import random_prune, randomise_bn
 
 CASES = [("small_cnn", s) for s in range(4)] + [("resnet20", s) for s in range(6)] + \
@@ -71,3 +74,46 @@ def test_whole_inner_space_keeps_one_channel():
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         assert (model(x) - small(x)).abs().max() <= 1e-4
+
+
+def widths(model: nn.Module) -> list[int]:
+    return [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+
+
+@pytest.mark.parametrize("name", ["resnet20", pytest.param("vgg16", marks=pytest.mark.slow)])
+def test_aligned_widths_keep_the_function_stay_zero_in_training_and_purify_away(name):
+    torch.manual_seed(0)
+    shape = MODELS[name].input_shape
+    model = build_model(name)
+    structure = trace_structure(model, shape)
+    randomise_bn(model, torch.Generator().manual_seed(0))
+    rates = uniform_rates(structure, LayerRate(filter=0.4, column=0.3))
+    weights = layer_weights(model)
+    project_masks(structure, weights, "filter+column", rates).apply(model)
+    x = torch.randn(4, *shape)
+    exact = purify_and_compact(model, structure, x)
+    aligned = purify_and_compact(model, structure, x, spare=removed_channels(structure, weights, rates), multiple=16)
+    dense = widths(model)
+    assert all(w % 16 == 0 or w == d for w, d in zip(widths(aligned.model), dense))
+    assert widths(aligned.model) != widths(exact.model)  # some widths were rounded up
+    with torch.no_grad():
+        assert (aligned.model(x) - exact.model(x)).abs().max() <= 1e-4
+    bns = [n for n, m in exact.model.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    held = {n: int((~aligned.zero.layers[n]["weight"]).sum()) if n in aligned.zero.layers else 0 for n in bns}
+    assert held == {n: aligned.model.get_submodule(n).num_features - exact.model.get_submodule(n).num_features
+                    for n in bns}  # the zero masks hold exactly the channels added for alignment
+    small = aligned.model.train()
+    hooks = MaskHooks(Masks.of_zeros(small).merge(aligned.zero))
+    optimizer = torch.optim.SGD(small.parameters(), lr=0.01, weight_decay=5e-4)
+    for _ in range(3):  # BatchNorm shifts get gradients: only the zero masks keep the spare channels at zero
+        loss = nn.functional.cross_entropy(small(x), torch.tensor([0, 1, 2, 3]))
+        optimizer.zero_grad()
+        loss.backward()
+        hooks.after_backward(small)
+        optimizer.step()
+        hooks.after_step(small)
+    for layer, params in aligned.zero.layers.items():
+        for pname, keep in params.items():
+            assert not getattr(small.get_submodule(layer), pname)[~keep].any()
+    final = purify_and_compact(small, trace_structure(small, shape), x)
+    assert widths(final.model) == widths(exact.model)

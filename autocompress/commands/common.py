@@ -114,6 +114,9 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=POSITIVE_INT, default=defaults.train.batch_size,
                         help="batch size of ADMM and retraining")
     add_precision_arg(parser)
+    parser.add_argument("--align-widths", type=POSITIVE_INT, default=defaults.align,
+                        help="retrain at layer widths rounded up to a multiple of this by zero channels, removed "
+                             "afterwards (aligned widths train faster; 1: the exact widths)")
     admm = defaults.admm
     parser.add_argument("--rho", type=NON_NEGATIVE, default=admm.rho,
                         help="initial ADMM penalty (default 0: derived from --lr, steps per update and --admm-pull)")
@@ -146,7 +149,7 @@ def pruning_budget(args: argparse.Namespace) -> PruneBudget:
                        distill_weight=0.0 if args.no_distill else args.distill_weight,
                        distill_temperature=args.distill_temperature,
                        purify_tolerance=None if args.purify_tolerance < 0 else args.purify_tolerance,
-                       eval_limit=args.eval_limit)
+                       eval_limit=args.eval_limit, align=args.align_widths)
 
 
 def load_splits(args: argparse.Namespace) -> Splits:

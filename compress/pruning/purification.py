@@ -155,7 +155,7 @@ class Purification:
         return list(range(size)) if dead is None else [i for i in range(size) if not dead[i]]
 
     def summary(self) -> dict:
-        return {"removed_channels": {int(s): int(d.sum()) for s, d in self.removed.items() if d.any()},
+        return {"removed_channels": {str(s): int(d.sum()) for s, d in self.removed.items() if d.any()},  # JSON keys
                 "remnants": self.remnants}
 
 

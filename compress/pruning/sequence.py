@@ -1,7 +1,8 @@
 """The prune sequence at fixed rates, the one core that ``prune`` and every ``compress`` round call:
 ADMM (learning rate held constant) -> hard prune -> BatchNorm recalibration -> compaction of the removed filters
--> masked retraining of the smaller model (cosine; its pruned columns held at zero) -> purification ->
-compaction, with knowledge distillation from a teacher in both training phases.
+(widths rounded up to multiples of ``PruneBudget.align`` with zero channels, which train faster) -> masked
+retraining of the smaller model (cosine; its pruned columns and those zero channels held at zero) -> purification
+-> compaction, with knowledge distillation from a teacher in both training phases.
 
 Each training phase checkpoints into ``run_dir/admm`` and ``run_dir/retrain`` and resumes from there; the
 accuracies go under the keys ``dense``, ``projected`` (hard-pruned, statistics recalibrated), ``retrained``
@@ -26,7 +27,7 @@ from ..train import (ChainHooks, Distillation, TrainConfig, TrainHooks, calibrat
 from .admm import AdmmConfig, AdmmHooks, MaskHooks
 from .compaction import compose_records, purify_and_compact
 from .masks import Masks
-from .plan import LayerRate, layer_weights, project_masks
+from .plan import FILTER_SCHEMES, LayerRate, layer_weights, project_masks, removed_channels
 from .purification import PurifyConfig
 from .structure import Structure, trace_structure
 
@@ -45,9 +46,14 @@ class PruneBudget:
     admm: AdmmConfig = field(default_factory=AdmmConfig)
     distill_weight: float = 0.5  # knowledge distillation from the dense model in both phases (0: off)
     distill_temperature: float = 4.0
+    align: int = 16  # retrain at widths rounded up to a multiple of this with zero channels (1: exact widths)
     purify_tolerance: float | None = 0.002  # val-accuracy drop allowed for remnant removal; None skips it
     check_limit: int | None = 2000  # validation images used by the remnant check
     eval_limit: int | None = None  # test images for the reported accuracies (None: all)
+
+    def __post_init__(self) -> None:
+        if self.align < 1:
+            raise ValueError(f"PruneBudget.align must be at least 1 (1: exact widths), got {self.align}")
 
 
 @dataclass
@@ -59,7 +65,7 @@ class Pruned:
     accuracy: dict  # test accuracies along the way (dense, projected, retrained, compacted) and val
     history: dict  # per-epoch training records of each phase
     admm: dict | None  # AdmmHooks.summary(): convergence and the per-update log (None without ADMM)
-    purification: dict  # what purification removed
+    purification: dict  # what the last purification removed, the aligned_channels zero ones of retraining included
     difference: float  # largest |f(x)| change compaction made on a test batch
     seconds: float  # purification, compaction and evaluation time
 
@@ -97,16 +103,19 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
         history["admm"] = train_phase(work, splits, replace(budget.train, schedule="constant"), budget.admm_epochs,
                                       folder("admm"), resume, ChainHooks(admm, _EpochCallback(
                                           callback, **event, phase="admm")), distill, f"{stream}/admm")
-    masks = project_masks(structure, layer_weights(work), scheme, rates)  # hard pruning
+    weights = layer_weights(work)
+    masks = project_masks(structure, weights, scheme, rates)  # hard pruning
+    spare = removed_channels(structure, weights, rates) if scheme in FILTER_SCHEMES else {}  # zero from now on
     masks.apply(work)
     recalibrate_bn(work, calibration_batches(splits, CALIBRATION_BATCHES, device=device))
     sync_module(work)  # every rank compacts and retrains the same model, whatever its arithmetic did
     acc["projected"] = split_accuracy(work, splits, "test", limit, device)
     x = next(iter(splits.loader("test", 64, limit=64, device=device)))[0]  # compaction must not change f(x)
-    slim = purify_and_compact(work, structure, x)  # removes what hard pruning cut: retraining runs fewer MACs
+    # removes what hard pruning cut, so retraining runs fewer MACs, at aligned widths (zero channels, held)
+    slim = purify_and_compact(work, structure, x, spare=spare, multiple=budget.align)
     model = slim.model.to(device)
     history["retrain"] = train_phase(model, splits, budget.train, budget.retrain_epochs, folder("retrain"), resume,
-                                     ChainHooks(MaskHooks(Masks.of_zeros(model)),
+                                     ChainHooks(MaskHooks(Masks.of_zeros(model).merge(slim.zero)),
                                                 _EpochCallback(callback, **event, phase="retrain")),
                                      distill, f"{stream}/retrain")
     acc["retrained"] = split_accuracy(model, splits, "test", limit, device)
@@ -121,5 +130,5 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
     if has_val:
         acc["val"] = split_accuracy(final.model, splits, "val", None, device)
     return Pruned(final.model, compose_records(slim.record, final.record), acc, history,
-                  admm.summary() if admm else None, final.purification.summary(),
+                  admm.summary() if admm else None, {**final.purification.summary(), "aligned_channels": slim.aligned},
                   max(slim.difference, final.difference), time.time() - t0)
