@@ -188,8 +188,8 @@ def align(purification: Purification, structure: Structure, spare: dict[int, tor
           multiple: int) -> tuple[Purification, dict[int, torch.Tensor]]:
     """``purification`` with channels of ``spare`` (per space, removed channels that are exactly zero: hard-pruned
     filters) kept again, lowest first, until each space keeps a multiple of ``multiple`` channels or runs out of
-    them. Training kernels run faster on aligned widths: oneDNN blocks channels by 16, and a ResNet-20 training
-    step pruned 4x ran 1.5-1.6x faster at widths 16/32/48 than at 10/20/24/41, bf16 and fp32 alike
+    them. Training kernels run faster on aligned widths (oneDNN blocks channels by 16): a ResNet-20 training step
+    pruned 4x ran 1.67x faster with bf16 and 1.15x with fp32 at widths 16/32/48 than at 10/20/21/41
     (``benchmarks/results/training/aligned_widths.md``). Also returns, per space, which of its kept channels are
     such spare ones (a bool per kept channel)."""
     removed, spared = dict(purification.removed), {}
