@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_precision import _cpuinfo, images_per_second, throughput_parser  # noqa: E402
+from bench_precision import cpuinfo, images_per_second, throughput_parser  # noqa: E402
 from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.pruning import purify_and_compact, trace_structure  # noqa: E402
-from compress.pruning.plan import LayerRate, layer_weights, project_masks, removed_channels, uniform_rates  # noqa: E402
+from compress.pruning.plan import FILTER_SCHEMES, LayerRate, layer_weights, project_masks, removed_channels, uniform_rates  # noqa: E402
 
 SCHEMES = {"filter+column 4x": ("filter+column", LayerRate(filter=0.367, column=0.367)),
            "column 4x": ("column", LayerRate(column=0.72))}  # the uniform rates of the 4x rows in accuracy.md
@@ -37,7 +37,7 @@ def variants(name: str, scheme: str, rate: LayerRate) -> dict[str, nn.Module]:
     structure = trace_structure(model, (3, 32, 32))
     rates = uniform_rates(structure, rate)
     weights = layer_weights(model)
-    spare = removed_channels(structure, weights, rates) if "filter" in scheme else {}
+    spare = removed_channels(structure, weights, rates) if scheme in FILTER_SCHEMES else {}
     project_masks(structure, weights, scheme, rates).apply(model)
     x = torch.randn(8, 3, 32, 32)
     return {"masked dense": model, "exact widths": purify_and_compact(model, structure, x).model,
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append({"model": name, "pruning": label, "variant": v, "widths": widths(model),
                              **{prec: statistics.median(runs[v, prec]) for prec in PRECISIONS},
                              "all": {prec: runs[v, prec] for prec in PRECISIONS}})
-    cpu = _cpuinfo()
+    cpu = cpuinfo()
     report = {"command": command(), "processor": cpu.get("model name", ""), "threads": args.threads, "rows": rows}
     lines = ["# Retraining throughput: masked dense vs exact widths vs widths aligned to 16", "",
              f"Command: `{report['command']}`", "",

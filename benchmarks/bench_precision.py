@@ -61,7 +61,7 @@ def _images_per_second(model, teacher, shape: tuple, precision: str, channels_la
     return batch * steps / (time.perf_counter() - t0)
 
 
-def _cpuinfo() -> dict[str, str]:
+def cpuinfo() -> dict[str, str]:
     """The first processor's fields from /proc/cpuinfo (empty elsewhere)."""
     path = Path("/proc/cpuinfo")
     block = path.read_text().split("\n\n")[0] if path.is_file() else ""
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 rates[variant].append(images_per_second(model, teacher, shape, variant, args.batch, args.steps))
         rows.append({"model": name, "images_per_s": {v: statistics.median(r) for v, r in rates.items()},
                      "all": rates})
-    cpu = _cpuinfo()
+    cpu = cpuinfo()
     flags = cpu.get("flags", "").split()
     machine = {"processor": cpu.get("model name", platform.machine()), "native_bf16": native_bf16("cpu"),
                "avx512_bf16_flag": "avx512_bf16" in flags, "amx_bf16_flag": "amx_bf16" in flags,
