@@ -238,8 +238,11 @@ def summarize() -> None:
         b, lat = r["budget"], r.get("latency")
         epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
                   else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
-        epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         admm = r.get("admm")
+        moved = (admm or {}).get("moved_epochs", 0)
+        if moved:
+            epochs += f" (ADMM ended after {b['admm_epochs'] - moved}: {b['retrain_epochs'] + moved} retrain)"
+        epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         lines.append(
             f"| {r['model']} | {r['target']} | {r['method']}{', ' + b['scheme'] + ' only' if 'scheme' in b else ''} | "
             f"{epochs}, lr {b['lr']}"

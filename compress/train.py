@@ -103,6 +103,10 @@ class TrainHooks:
     def after_epoch(self, model: nn.Module, epoch: int) -> None:
         """Called after each epoch, before the checkpoint (e.g. ADMM Z/U update)."""
 
+    def finished(self) -> bool:
+        """True when the phase may end before its last epoch (asked before each epoch, also on resume)."""
+        return False
+
     def state_dict(self) -> dict[str, Any]:
         """What a resumed run needs to restore."""
         return {}
@@ -132,6 +136,9 @@ class ChainHooks(TrainHooks):
     def after_epoch(self, model: nn.Module, epoch: int) -> None:
         for h in self.hooks:
             h.after_epoch(model, epoch)
+
+    def finished(self) -> bool:
+        return any(h.finished() for h in self.hooks)
 
     def state_dict(self) -> dict[str, Any]:
         return {str(i): h.state_dict() for i, h in enumerate(self.hooks)}
@@ -283,6 +290,8 @@ def _train(model: nn.Module, splits: Splits, config: TrainConfig, run_dir: str |
     steps_per_epoch, total = len(train_loader), len(train_loader) * config.epochs
     train_loader.epoch = state["epoch"]  # the same shuffles as an uninterrupted run
     for epoch in range(state["epoch"], config.epochs):
+        if hooks.finished():
+            break
         t0, loss_sum, seen = time.time(), 0.0, 0
         model.train()
         bar = progress(train_loader, config.progress, desc=f"epoch {epoch + 1}/{config.epochs}", leave=False)

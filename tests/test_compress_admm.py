@@ -109,11 +109,32 @@ def test_the_scaled_dual_is_rescaled_when_rho_grows(digits):
 def test_admm_converges_and_stops_growing_rho(digits):
     """With the default pull and growth, 12 epochs on digits bring the residual under a 5% tolerance; rho then
     stays put and the kept set no longer changes."""
-    _, _, _, hooks = admm_run(digits, AdmmConfig(tolerance=0.05), epochs=12)
+    _, _, _, hooks = admm_run(digits, AdmmConfig(tolerance=0.05, early_finish=0), epochs=12)
+    assert len(hooks.log) == 12
     assert hooks.converged(), hooks.log
     first = next(i for i, u in enumerate(hooks.log) if u["residual"] <= 0.05)
     assert all(u["rho"] == hooks.log[first]["rho"] for u in hooks.log[first:])
     assert hooks.summary()["converged"] and hooks.summary()["updates"] == hooks.log
+
+
+def test_admm_ends_once_two_updates_in_a_row_converged_and_a_resume_stays_ended(digits, tmp_path):
+    model, s = fresh()
+    train_config = TrainConfig(**{**CONFIG.__dict__, "epochs": 12, "schedule": "constant"})
+
+    def hooks_for(model):
+        return AdmmHooks(model, s, "filter+column", uniform_rates(s, RATE), AdmmConfig(tolerance=0.05), train_config,
+                         STEPS)
+
+    hooks = hooks_for(model)
+    history = train(model, digits, train_config, run_dir=tmp_path, hooks=hooks)
+    within = [u["residual"] <= 0.05 and u["changed"] <= 0.05 for u in hooks.log]
+    end = next(i for i in range(1, len(within)) if within[i - 1] and within[i]) + 1  # the first such pair
+    assert 2 <= len(hooks.log) == len(history) == end < 12, hooks.log
+    assert hooks.finished() and hooks.converged()
+    again, s = fresh()
+    resumed = hooks_for(again)
+    assert train(again, digits, train_config, run_dir=tmp_path, resume=True, hooks=resumed) == history
+    assert resumed.log == hooks.log and torch.equal(again.features[3].weight, model.features[3].weight)
 
 
 class Killed(AdmmHooks):

@@ -10,7 +10,7 @@ from compress.checkpoint import save_checkpoint
 from compress.data import load_data
 from compress.models import build_model
 from compress.pruning import LayerRate, PruneBudget, layer_weights, project_masks, trace_structure, uniform_rates
-from compress.pruning.admm import MaskHooks
+from compress.pruning.admm import AdmmConfig, MaskHooks, describe
 from compress.pruning.api import PruneConfig, prune
 from compress.restore import restore_model
 from compress.pruning.sequence import CALIBRATION_BATCHES
@@ -136,6 +136,17 @@ def test_default_settings_prune_digits_4x_within_a_point_and_a_half():
     assert result.stats.compression_rate >= 4.0
     assert a["projected"] >= 0.85 and a["compacted"] >= a["dense"] - 0.015, a
     assert result.admm["updates"][-1]["residual"] < result.admm["updates"][0]["residual"]
+
+
+def test_admm_epochs_left_after_convergence_go_to_retraining(trained):
+    """A tolerance every update meets: ADMM ends after its first update, its other 3 epochs retrain."""
+    splits, state, _ = trained
+    budget = PruneBudget(admm_epochs=4, retrain_epochs=2, train=FAST, admm=AdmmConfig(tolerance=10.0, early_finish=1))
+    result = prune(fresh(state), splits, config(budget=budget, export=False))
+    assert [len(result.history[p]) for p in ("admm", "retrain")] == [1, 5]
+    assert result.admm["moved_epochs"] == 3 and "its last 3 epochs retrained instead" in describe(result.admm)
+    kept = prune(fresh(state), splits, config(export=False))  # the default tolerance: no early end in 2 epochs
+    assert [len(kept.history[p]) for p in ("admm", "retrain")] == [2, 2] and kept.admm["moved_epochs"] == 0
 
 
 def test_retraining_runs_on_the_compacted_model_with_its_pruned_columns_held(trained, monkeypatch):

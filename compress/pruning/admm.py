@@ -10,7 +10,9 @@ rho is set from the training run: the penalty's pull over one update, ``lr / (1 
 starts at ``pull`` (a fraction ``1 - exp(-pull)`` of the gap to Z closed per update) and grows by
 ``rho_growth`` after every update whose residual ``||W - Z|| / ||W||`` exceeds ``tolerance``, up to one full
 closing per step. U is the scaled dual, so it is rescaled by old/new rho when rho grows (Boyd et al. 2011,
-section 3.4.1). Each update logs the residual, rho and the fraction of the kept set that changed.
+section 3.4.1). Each update logs the residual, rho and the fraction of the kept set that changed. Once
+``early_finish`` updates in a row have converged, the phase ends (``finished``) and the prune sequence gives its
+remaining epochs to retraining: the same budget, spent where it still changes the model.
 Then hard pruning ``W = Proj_S(W)`` and masked retraining with ``MaskHooks`` (pruned entries stay exactly zero).
 
 >>> hooks = AdmmHooks(model, structure, "filter+column", rates, AdmmConfig(), TrainConfig(lr=0.01), steps=352)
@@ -44,20 +46,23 @@ class AdmmConfig:
     rho_growth: float = 1.5  # rho is multiplied by this after each update whose residual exceeds `tolerance`
     tolerance: float = 0.01  # converged: residual ||W - Z|| / ||W|| and changed share of the kept set both below
     update_every_steps: int = 0  # update Z and U every this many steps (0: after each epoch)
+    early_finish: int = 2  # ADMM ends once this many updates in a row converged (0: never before its last epoch)
 
     def __post_init__(self) -> None:
-        if self.rho < 0 or self.pull <= 0 or self.rho_growth < 1 or self.tolerance <= 0 or self.update_every_steps < 0:
+        if (self.rho < 0 or self.pull <= 0 or self.rho_growth < 1 or self.tolerance <= 0
+                or self.update_every_steps < 0 or self.early_finish < 0):
             raise ValueError(f"invalid ADMM settings {self}: need rho >= 0, pull > 0, rho_growth >= 1, "
-                             "tolerance > 0, update_every_steps >= 0")
+                             "tolerance > 0, update_every_steps >= 0, early_finish >= 0")
 
 
 def describe(summary: dict | None) -> str:
     """One line for a report: whether ADMM converged, from ``AdmmHooks.summary()`` (None: no ADMM ran)."""
     if not summary or not summary["updates"]:
         return "no ADMM"
-    last = summary["updates"][-1]
+    last, moved = summary["updates"][-1], summary.get("moved_epochs", 0)
     return (f"{'yes' if summary['converged'] else 'no'}: residual {last['residual']:.4f}, kept set changed "
-            f"{last['changed']:.1%} at the last of {len(summary['updates'])} updates (rho {last['rho']:.3g})")
+            f"{last['changed']:.1%} at the last of {len(summary['updates'])} updates (rho {last['rho']:.3g})"
+            + (f"; ended early, its last {moved} epochs retrained instead" if moved else ""))
 
 
 class MaskHooks(TrainHooks):
@@ -167,10 +172,17 @@ class AdmmHooks(TrainHooks):
         norm = sum(float(params[n].pow(2).sum()) for n in self.names)
         return math.sqrt(gap / max(norm, 1e-24))
 
+    def _within(self, update: dict) -> bool:
+        return update["residual"] <= self.config.tolerance and update["changed"] <= self.config.tolerance
+
     def converged(self) -> bool:
         """The last update's residual and changed share of the kept set are both within tolerance."""
-        last = self.log[-1] if self.log else None
-        return bool(last and last["residual"] <= self.config.tolerance and last["changed"] <= self.config.tolerance)
+        return bool(self.log) and self._within(self.log[-1])
+
+    def finished(self) -> bool:
+        """The last ``config.early_finish`` updates all converged: more ADMM epochs would only hold W at Z."""
+        n = self.config.early_finish
+        return 0 < n <= len(self.log) and all(self._within(u) for u in self.log[-n:])
 
     def summary(self) -> dict[str, Any]:
         """What the report keeps: convergence, the rho the next update would use, the per-update log."""

@@ -1,8 +1,9 @@
 """The prune sequence at fixed rates, the one core that ``prune`` and every ``compress`` round call:
-ADMM (learning rate held constant) -> hard prune -> BatchNorm recalibration -> compaction of the removed filters
-(widths rounded up to multiples of ``PruneBudget.align`` with zero channels, which train faster) -> masked
-retraining of the smaller model (cosine; its pruned columns and those zero channels held at zero) -> purification
--> compaction, with knowledge distillation from a teacher in both training phases.
+ADMM (learning rate held constant; once it has converged, its remaining epochs go to retraining) -> hard prune
+-> BatchNorm recalibration -> compaction of the removed filters (widths rounded up to multiples of
+``PruneBudget.align`` with zero channels, which train faster) -> masked retraining of the smaller model (cosine;
+its pruned columns and those zero channels held at zero) -> purification -> compaction, with knowledge
+distillation from a teacher in both training phases.
 
 Each training phase checkpoints into ``run_dir/admm`` and ``run_dir/retrain`` and resumes from there; the
 accuracies go under the keys ``dense``, ``projected`` (hard-pruned, statistics recalibrated), ``retrained``
@@ -64,7 +65,7 @@ class Pruned:
     record: dict  # compaction record against the input model
     accuracy: dict  # test accuracies along the way (dense, projected, retrained, compacted) and val
     history: dict  # per-epoch training records of each phase
-    admm: dict | None  # AdmmHooks.summary(): convergence and the per-update log (None without ADMM)
+    admm: dict | None  # AdmmHooks.summary() and moved_epochs (ADMM epochs retrained instead); None without ADMM
     purification: dict  # what the last purification removed, the aligned_channels zero ones of retraining included
     difference: float  # largest |f(x)| change compaction made on a test batch
     seconds: float  # purification, compaction and evaluation time
@@ -103,6 +104,7 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
         history["admm"] = train_phase(work, splits, replace(budget.train, schedule="constant"), budget.admm_epochs,
                                       folder("admm"), resume, ChainHooks(admm, _EpochCallback(
                                           callback, **event, phase="admm")), distill, f"{stream}/admm")
+    moved = budget.admm_epochs - len(history["admm"]) if admm else 0  # ADMM converged early: retrain longer
     weights = layer_weights(work)
     masks = project_masks(structure, weights, scheme, rates)  # hard pruning
     spare = removed_channels(structure, weights, rates) if scheme in FILTER_SCHEMES else {}  # zero from now on
@@ -114,9 +116,9 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
     # removes what hard pruning cut, so retraining runs fewer MACs, at aligned widths (zero channels, held)
     slim = purify_and_compact(work, structure, x, spare=spare, multiple=budget.align)
     model = slim.model.to(device)
-    history["retrain"] = train_phase(model, splits, budget.train, budget.retrain_epochs, folder("retrain"), resume,
-                                     ChainHooks(MaskHooks(Masks.of_zeros(model).merge(slim.zero)),
-                                                _EpochCallback(callback, **event, phase="retrain")),
+    history["retrain"] = train_phase(model, splits, budget.train, budget.retrain_epochs + moved, folder("retrain"),
+                                     resume, ChainHooks(MaskHooks(Masks.of_zeros(model).merge(slim.zero)),
+                                                        _EpochCallback(callback, **event, phase="retrain")),
                                      distill, f"{stream}/retrain")
     acc["retrained"] = split_accuracy(model, splits, "test", limit, device)
     t0 = time.time()
@@ -130,5 +132,6 @@ def prune_sequence(work: nn.Module, splits: Splits, structure: Structure, scheme
     if has_val:
         acc["val"] = split_accuracy(final.model, splits, "val", None, device)
     return Pruned(final.model, compose_records(slim.record, final.record), acc, history,
-                  admm.summary() if admm else None, {**final.purification.summary(), "aligned_channels": slim.aligned},
+                  {**admm.summary(), "moved_epochs": moved} if admm else None,
+                  {**final.purification.summary(), "aligned_channels": slim.aligned},
                   max(slim.difference, final.difference), time.time() - t0)
