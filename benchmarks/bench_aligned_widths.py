@@ -23,7 +23,8 @@ from bench_precision import cpuinfo, images_per_second, throughput_parser  # noq
 from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.models import build_model  # noqa: E402
 from compress.pruning import purify_and_compact, trace_structure  # noqa: E402
-from compress.pruning.plan import FILTER_SCHEMES, LayerRate, layer_weights, project_masks, removed_channels, uniform_rates  # noqa: E402
+from compress.pruning.plan import (FILTER_SCHEMES, LayerRate, layer_weights, project_masks,  # noqa: E402
+                                   removed_channels, uniform_rates)
 
 SCHEMES = {"filter+column 4x": ("filter+column", LayerRate(filter=0.367, column=0.367)),
            "column 4x": ("column", LayerRate(column=0.72))}  # the uniform rates of the 4x rows in accuracy.md
