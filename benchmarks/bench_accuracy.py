@@ -46,6 +46,7 @@ ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy
 METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
 DEFAULT_SCHEME = CompressConfig.scheme  # filter+column; a run folder's budget names any other scheme
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+GOALS = {"macs:2": -0.5, "rate:4": -1.5, "rate:8": -3.0}  # points from dense, issue 15's goals for ResNet-20
 
 
 def parser() -> argparse.ArgumentParser:
@@ -220,6 +221,50 @@ def _latency_cell(lat: dict | None) -> str:
     return "-" if not lat else f"{lat['ours_median_ms']:.3f} / {lat['onnxruntime_median_ms']:.3f}"
 
 
+def _label(row: dict) -> str:
+    scheme = row["budget"].get("scheme")
+    return f"{row['method']}{', ' + scheme + ' only' if scheme else ''}"
+
+
+def plot_budget(rows: list[dict], path: Path) -> None:
+    """Points from dense against total epochs, ResNet-20 on the whole training split at lr 0.01 with distillation:
+    one colour per target (its goal dashed), one marker per method, a line through each budget's mean."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for r in rows:
+        b = r["budget"]
+        if r["model"] == "resnet20" and not b["train_limit"] and b["lr"] == 0.01 and b["distill"]:
+            points = series.setdefault((r["target"], _label(r)), {})
+            points.setdefault(b["admm_epochs"] + b["retrain_epochs"], []).append(
+                100 * (r["test_accuracy"] - r["dense_accuracy"]))
+    targets = sorted({t for t, _ in series})
+    colours = dict(zip(targets, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    markers = dict(zip(sorted({m for _, m in series}), "osD^vP*X"))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for (target, method), points in sorted(series.items()):
+        epochs = sorted(points)
+        ax.plot(epochs, [sum(points[e]) / len(points[e]) for e in epochs], color=colours[target], alpha=0.5)
+        ax.scatter([e for e in epochs for _ in points[e]], [v for e in epochs for v in points[e]],
+                   color=colours[target], marker=markers[method], label=f"{target} {method}")
+    for target in targets:
+        if target in GOALS:
+            ax.axhline(GOALS[target], color=colours[target], linestyle="--", linewidth=1)
+    ax.set(xlabel="training epochs (ADMM + retraining)", ylabel="test accuracy - dense (points)",
+           title="ResNet-20, JPEG CIFAR-10: accuracy against budget (dashed: goals)")
+    budgets = sorted({e for points in series.values() for e in points})
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(budgets, [str(e) for e in budgets])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def summarize() -> None:
     """benchmarks/results/accuracy.{json,md}: every run file, grouped by model and target."""
     rows = sorted((json.loads(p.read_text()) for p in ROWS.glob("*.json")),
@@ -231,6 +276,7 @@ def summarize() -> None:
              "(45,000 images; or the images per epoch given, sampled anew each epoch), distillation from the dense "
              "model, for every method the same total epochs. Dense: the test accuracy of the row's baseline (each machine "
              "fine-tunes its own; compare methods against one baseline).", "",
+             "![accuracy against budget](accuracy_budget.png)", "",
              "| model | target | method | budget (epochs) | dense | test acc | vs dense | params | weights | MACs | "
              "ADMM converged | ours / onnxruntime ms (1 thread) | commit |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -244,7 +290,7 @@ def summarize() -> None:
             epochs += f" (ADMM ended after {b['admm_epochs'] - moved}: {b['retrain_epochs'] + moved} retrain)"
         epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         lines.append(
-            f"| {r['model']} | {r['target']} | {r['method']}{', ' + b['scheme'] + ' only' if 'scheme' in b else ''} | "
+            f"| {r['model']} | {r['target']} | {_label(r)} | "
             f"{epochs}, lr {b['lr']}"
             f"{'' if b['distill'] else ', no KD'}"
             f"{'' if b.get('precision', 'fp32') == 'fp32' else ', ' + b['precision']} | "
@@ -253,6 +299,7 @@ def summarize() -> None:
             f"{'-' if not admm else ('yes' if admm['converged'] else 'no')} | {_latency_cell(lat)} | "
             f"{(r.get('provenance') or {}).get('revision') or '-':.7} |")
     write_report(RESULTS / "accuracy", {"rows": rows}, "\n".join(lines) + "\n")
+    plot_budget(rows, RESULTS / "accuracy_budget.png")
 
 
 if __name__ == "__main__":
