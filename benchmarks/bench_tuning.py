@@ -85,8 +85,8 @@ def markdown(report: dict) -> str:
         lines += ["", report["note"]]
     for r in report["rows"]:
         lines += ["", f"## {r['device']}, {r['row']} ({_unit(r)})", "",
-                  "| layer | pick | tile (mode, filters x pixels, lane FMA, taps per iteration) | fixed rule | tuned | "
-                  "change |", "| --- | --- | --- | ---: | ---: | ---: |"]
+                  "| layer | pick | tile (mode, filters x pixels, lane FMA, taps per iteration, taps per block, prefetch "
+                  "taps ahead) | fixed rule | tuned | change |", "| --- | --- | --- | ---: | ---: | ---: |"]
         lines += [f"| {layer['kernel']} | {layer['pick']} | {' '.join(map(str, layer['tile']))} | "
                   f"{_cost(r, layer['fixed'])} | {_cost(r, layer['tuned'])} | "
                   f"{layer['tuned'] / layer['fixed'] - 1:+.1%} |"

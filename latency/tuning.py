@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +29,7 @@ from .measure import TARGETS, default_runs, measure, rounds
 if TYPE_CHECKING:
     from codegen import CompiledModel
 
-FORMAT = 1  # of the cached choice; another format is tuned again
+FORMAT = 2  # of the cached choice; another format is tuned again
 
 
 @dataclass(frozen=True)
@@ -189,13 +189,14 @@ def _cached(path: Path) -> dict | None:
 
 
 def _tile(setting, pixels: int, vector: tuple[int, int]) -> list:
-    tile = setting.tile(pixels, *vector)
-    return [tile.mode, tile.block, tile.width, tile.lane_fma, tile.unroll]
+    """Every field of the tile ``setting`` gives the layer: two settings with equal tiles build the same code."""
+    return list(astuple(setting.tile(pixels, *vector)))
 
 
 def _tile_text(tile: list) -> str:
-    mode, block, width, lane_fma, unroll = tile
-    return f"{mode} {block}x{width}" + (" lane-fma" if lane_fma else "") + (f" unroll{unroll}" if unroll > 1 else "")
+    mode, block, width, lane_fma, unroll, tap_block, prefetch = tile
+    return (f"{mode} {block}x{width}" + (" lane-fma" if lane_fma else "") + (f" unroll{unroll}" if unroll > 1 else "")
+            + (f" {tap_block}-tap blocks" if tap_block else "") + (f" prefetch {prefetch} taps" if prefetch else ""))
 
 
 def _cost(value: float, unit: str) -> str:

@@ -40,10 +40,15 @@ def _run_kernel(weight, bias, x, stride, pad, residual, relu, lanes=None, accumu
     return _call(func, [x, *packed.arrays], residual, out_shape), spec, tile
 
 
-def _call(func, inputs: list, residual, out_shape) -> np.ndarray:
-    """Compile ``func`` for the host and run it on ``inputs`` (+ residual), returning its output."""
-    kernel = tvm.compile(tvm.IRModule({"kernel": func.with_attr("global_symbol", "kernel")}),
-                         target=HOST.tvm_target()).mod["kernel"]
+def _compile(func):
+    """``func`` compiled for the host (its machine code: ``.mod.inspect_source("asm")``)."""
+    return tvm.compile(tvm.IRModule({"kernel": func.with_attr("global_symbol", "kernel")}), target=HOST.tvm_target())
+
+
+def _call(func, inputs: list, residual, out_shape, lib=None) -> np.ndarray:
+    """Compile ``func`` for the host (unless ``lib`` holds it) and run it on ``inputs`` (+ residual), returning its
+    output."""
+    kernel = (lib or _compile(func)).mod["kernel"]
     tensors = [tvm.runtime.tensor(a) for a in inputs + ([residual] if residual is not None else [])]
     tensors.append(tvm.runtime.tensor(np.zeros(out_shape, np.float32)))
     kernel(*tensors)
@@ -106,7 +111,7 @@ def test_tile_of_more_than_a_kibibyte_of_accumulators_matches_torch():
     buffer above 1 KiB on the heap), with a ragged last filter block."""
     weight, bias, x = _layer(16, 12, 12, 30, 3, 1, 1, 0.7, seed=5)
     got, _, tile = _run_kernel(weight, bias, x, 1, 1, None, True, lanes=16, accumulators=24)
-    assert tile == Tile("pixels", 12, 32, 0, 1)
+    assert tile == Tile("pixels", 12, 32, 0, 1, prefetch=86)  # 4 KiB of 12-filter taps ahead: 86 taps
     assert np.abs(got - _reference(weight, bias, x, 1, 1, None, True)).max() <= 1e-4
 
 
@@ -121,6 +126,27 @@ def test_taps_in_blocks_give_the_same_bits_as_all_taps_at_once(lanes, tap_bytes,
     assert len(tap_spans(len(spec.taps), tile.tap_block)) == passes
     assert np.array_equal(got, whole)
     assert np.abs(got - _reference(weight, bias, x, 1, 1, residual, True)).max() <= 1e-4
+
+
+@pytest.mark.parametrize("c,h,f,k", [(24, 9, 14, 3), (40, 1, 10, 1)])  # pixels mode; filters mode (a linear layer)
+def test_weight_prefetch_changes_no_bit_and_is_emitted(c, h, f, k):
+    """The x86 default prefetches packed weights ahead of the tap loop, past the buffer's end on the last taps
+    of the last block: the same bits as without it, and the prefetch is in the machine code."""
+    weight, bias, x = _layer(c, h, h, f, k, 1, k // 2, 0.8, seed=9)
+    runs = {}
+    for prefetch_bytes in (0, 4096):
+        spec = conv_spec(weight, x.shape[1:], (1, 1), (k // 2,) * 4, False, RELU)
+        tile = choose_tile(spec.pixels, *HOST.vector_shape(), prefetch_bytes=prefetch_bytes)
+        packed = pack(spec, tile, weight, bias)
+        func = conv_kernel(spec, tile, "conv", packed.zero_bias, x.shape, (1, f, h, h))
+        lib = _compile(func)
+        runs[prefetch_bytes] = (tile, _call(func, [x, *packed.arrays], None, (1, f, h, h), lib),
+                                lib.mod.inspect_source("asm"))
+    (off, got_off, asm_off), (on, got_on, asm_on) = runs[0], runs[4096]
+    assert off.prefetch == 0 and on.prefetch == -(-4096 // (4 * on.block)) and on.mode == ("pixels" if h > 1 else
+                                                                                            "filters")
+    assert np.array_equal(got_on, got_off)
+    assert "prefetcht0" in asm_on and "prefetcht0" not in asm_off
 
 
 def test_tap_spans_cover_every_tap_once_in_passes_of_one_size():

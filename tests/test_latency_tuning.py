@@ -59,8 +59,8 @@ def test_picks_are_the_cheapest_measured_kernels(tiny):
     assert {k: final[k] for k in (layer["kernel"] for layer in layers)} == \
         {layer["kernel"]: layer["costs"][layer["pick"]] for layer in layers}
     settings = [layer["tile_setting"] for layer in tuned.compiled.info["layers"]]
-    assert settings[:2] == [{"accumulators": 16, "lane_fma": None, "unroll": None, "tap_bytes": None},
-                            {"accumulators": None, "lane_fma": None, "unroll": None, "tap_bytes": None}]
+    fixed = {"accumulators": None, "lane_fma": None, "unroll": None, "tap_bytes": None, "prefetch_bytes": None}
+    assert settings[:2] == [{**fixed, "accumulators": 16}, fixed]
 
 
 @pytest.mark.qemu
@@ -112,6 +112,17 @@ def test_changed_fingerprint_misses_the_cache(tiny, tmp_path, monkeypatch):
 def test_pick_skips_repeated_tiles_and_prefers_the_fixed_rule_on_ties():
     assert pick([5.0, 5.0, 4.0], [["a"], ["b"], ["a"]]) == 0  # candidate 2 is candidate 0's code
     assert pick([5.0, 4.0, None], [["a"], ["b"], ["c"]]) == 1
+
+
+@pytest.mark.parametrize("vector", [(16, 32), (4, 32)])  # AVX-512, NEON
+def test_every_candidate_is_other_code_than_the_fixed_rule_somewhere(vector):
+    """A candidate whose tiles equal the fixed rule's on every layer shape could never be picked (``pick`` skips
+    repeated tiles): tap blocks and the weight prefetch change fields of the tile beyond its shape."""
+    from codegen.kernels import tile_candidates
+
+    for candidate in tile_candidates(*vector)[1:]:
+        assert any(latency.tuning._tile(candidate, pixels, vector) != latency.tuning._tile(FIXED_RULE, pixels, vector)
+                   for pixels in (1, 16, 64, 1024)), candidate.label()
 
 
 @pytest.mark.parametrize("flags, message", [

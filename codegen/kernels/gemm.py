@@ -117,6 +117,8 @@ def _micro_tile(tile: Tile, k0, taps: int, fo, rows: int, gathered: tuple, width
         return col[k, col_base + b] if by_pixels else w[fo, k, b]
 
     def tap(k) -> None:
+        if tile.prefetch:
+            _prefetch(w, fo, k + tile.prefetch)
         if not tile.lane_fma:
             nest(lambda row, b, fi, pi: T.buffer_store(row, row[b] + w[fo, k, fi] * col[k, col_base + pi], [b]))
             return
@@ -127,6 +129,13 @@ def _micro_tile(tile: Tile, k0, taps: int, fo, rows: int, gathered: tuple, width
     nest(lambda row, b, fi, pi: T.buffer_store(row, init(fo * tile.block + fi, pi), [b]))
     _over_taps(taps, tile.unroll, lambda k: tap(k0 + k))
     nest(lambda row, b, fi, pi: finish(fo * tile.block + fi, pi, row[b]), T.vectorized if by_pixels else T.serial)
+
+
+def _prefetch(w, fo, k) -> None:
+    """Prefetch (for reading, into every cache level) the packed weights of block ``fo`` at tap ``k``. Past the
+    last tap the address runs into the next block, or past the buffer: a prefetch never faults."""
+    T.evaluate(T.call_llvm_intrin("void", "llvm.prefetch.p0", T.address_of(w[fo, k, 0]), T.int32(0), T.int32(3),
+                                  T.int32(1)))
 
 
 def _lane_scalars(tile: Tile, k, fo, outer: int, col, col_base, w) -> list:
