@@ -53,9 +53,9 @@ def choose_tile(pixels: int, lanes: int, registers: int, accumulators: int | Non
     On x86, 12 beat 8 by 3-15% on the AVX-512 host (``benchmarks/results/kernels/kernel_tiles.md``), and the
     FMA folds its broadcast load. On NEON, 24 accumulators with lane-indexed FMAs and two taps per loop
     iteration execute 0.7x the instructions of the x86 tile (``benchmarks/results/kernels/arm64.md``).
-    The weight prefetch took dense ResNet-18 from 0.66x onnxruntime's speed to above it on the AVX-512 host: its
-    last stage streams 9.4 MB of weights per layer from memory, and even weights that fit in L2 arrive sooner
-    (``benchmarks/results/kernels/prefetch.md``).
+    The weight prefetch made dense ResNet-18 and VGG-16 about 1.25x faster on the AVX-512 host (ResNet-18's last
+    stage streams 9.4 MB of weights per layer from memory; weights in L2 arrive sooner too) and left pruned models,
+    whose weights fit in cache, as they were (``benchmarks/results/kernels/prefetch.md``).
     """
     neon = is_neon(lanes, registers)
     if accumulators is None:
