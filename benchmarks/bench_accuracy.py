@@ -164,21 +164,14 @@ def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[tor
 
 def latency(model, shape, folder: Path) -> dict:
     """Our binary (checked against onnxruntime first) and onnxruntime on the same ONNX, one thread each."""
-    import onnxruntime as ort
-
-    from bench_models import summary, time_ms
+    from bench_models import onnxruntime_times, summary
     from codegen import compile_model
     from runtime import get_device
     from runtime.reference import make_input
 
     compiled = compile_model(model.cpu().eval(), "host", folder / "binary", input_shape=(1, *shape))
     ours = get_device("host").bench(compiled, runs=50, warmup=10, threads=1)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(compiled.onnx_path), options, providers=["CPUExecutionProvider"])
-    x = make_input((1, *shape))
-    name = session.get_inputs()[0].name
-    onnx = summary(time_ms(lambda: session.run(None, {name: x}), 50, 10))
+    onnx = summary(onnxruntime_times(compiled.onnx_path, make_input((1, *shape)), 50, 10))
     return {"ours_median_ms": ours.median_ms, "onnxruntime_median_ms": onnx["median_ms"],
             "speedup": onnx["median_ms"] / ours.median_ms, "max_abs_error": ours.max_abs_error}
 

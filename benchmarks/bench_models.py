@@ -34,7 +34,7 @@ from codegen.frontend import export_torch  # noqa: E402
 from compress.models import MODELS  # noqa: E402
 from latency.variants import variant  # noqa: E402
 from runtime import get_device  # noqa: E402
-from runtime.reference import make_input  # noqa: E402
+from runtime.reference import make_input, onnxruntime_session  # noqa: E402
 
 VARIANTS = {"dense": (0.0, 0.0), "pruned": (0.5, 0.4), "pruned-c30": (0.5, 0.3)}  # (filter, column) rates
 
@@ -51,13 +51,18 @@ def time_ms(fn, runs: int, warmup: int) -> list[float]:
     return times
 
 
+def onnxruntime_times(onnx_path: Path, x, runs: int, warmup: int, threads: int = 1) -> list[float]:
+    """Per-call wall times in ms of onnxruntime (CPU provider, ``threads`` intra-op threads) on input ``x``."""
+    session = onnxruntime_session(onnx_path, threads)
+    name = session.get_inputs()[0].name
+    return time_ms(lambda: session.run(None, {name: x}), runs, warmup)
+
+
 def summary(times: list[float]) -> dict:
     return {"min_ms": round(min(times), 4), "median_ms": round(statistics.median(times), 4)}
 
 
 def bench_row(name: str, kind: str, args, work: Path) -> dict:
-    import onnxruntime as ort
-
     model, shape = variant(name, *VARIANTS[kind], seed=args.seed)
     onnx_model = export_torch(model, shape)
     row = {"model": name, "variant": kind}
@@ -73,10 +78,7 @@ def bench_row(name: str, kind: str, args, work: Path) -> dict:
                            "useful": sum(l["useful_macs"] for l in layers)}
             onnx_path = compiled.onnx_path
     x = make_input(shape, args.seed)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-    row["onnxruntime"] = summary(time_ms(lambda: session.run(None, {"input": x}), args.runs, args.warmup))
+    row["onnxruntime"] = summary(onnxruntime_times(onnx_path, x, args.runs, args.warmup))
     torch.set_num_threads(1)
     xt = torch.from_numpy(x)
     with torch.no_grad():

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_models import VARIANTS, time_ms  # noqa: E402
+from bench_models import VARIANTS, onnxruntime_times  # noqa: E402
 from results_io import RESULTS, command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from codegen.frontend import export_torch  # noqa: E402
@@ -52,21 +52,13 @@ def same_output(builds: dict) -> bool:
                 for c in builds.values()}) == 1
 
 
-def onnxruntime_ms(compiled, runs: int, warmup: int) -> float:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-    session = ort.InferenceSession(str(compiled.onnx_path), options, providers=["CPUExecutionProvider"])
-    name, x = session.get_inputs()[0].name, make_input(compiled.input_shape, 0)
-    return statistics.median(time_ms(lambda: session.run(None, {name: x}), runs, warmup))
-
-
 def one_round(builds: dict, runs: int, warmup: int) -> dict:
     """Median ms of each build and of onnxruntime, back to back."""
     host = get_device("host")
     times = {label: host.bench(c, runs=runs, warmup=warmup, threads=1).median_ms for label, c in builds.items()}
-    return {**times, ORT: onnxruntime_ms(builds["prefetch"], runs, warmup)}
+    reference = builds["prefetch"]
+    x = make_input(reference.input_shape, 0)
+    return {**times, ORT: statistics.median(onnxruntime_times(reference.onnx_path, x, runs, warmup))}
 
 
 def row(name: str, kind: str, builds: dict, rounds: list[dict]) -> dict:

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench_models import VARIANTS, time_ms  # noqa: E402
+from bench_models import VARIANTS, onnxruntime_times  # noqa: E402
 from results_io import RESULTS, command, write_report  # noqa: E402
 from codegen import compile_model  # noqa: E402
 from codegen.frontend import export_torch  # noqa: E402
@@ -48,17 +48,8 @@ def identical_outputs(compiled) -> bool:
 
 
 def onnxruntime_ms(onnx_path: Path, shape: tuple[int, ...], runs: int, warmup: int) -> dict:
-    import onnxruntime as ort
-
     x = make_input(shape, 0)
-    medians = {}
-    for threads in THREADS:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        medians[threads] = statistics.median(time_ms(lambda: session.run(None, {name: x}), runs, warmup))
-    return medians
+    return {t: statistics.median(onnxruntime_times(onnx_path, x, runs, warmup, t)) for t in THREADS}
 
 
 def build(name: str, kind: str, work: Path):

@@ -11,14 +11,18 @@ def make_input(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
 
 
-def onnxruntime_output(onnx_path: str | Path, x: np.ndarray) -> np.ndarray:
-    """Run the ONNX model on the CPU provider with one thread."""
+def onnxruntime_session(onnx_path: str | Path, threads: int = 1):
+    """An onnxruntime session on the CPU provider with ``threads`` intra-op threads (one inter-op thread)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_output(onnx_path: str | Path, x: np.ndarray) -> np.ndarray:
+    """Run the ONNX model on the CPU provider with one thread."""
+    session = onnxruntime_session(onnx_path)
     (name,) = [i.name for i in session.get_inputs()]
     return session.run(None, {name: x})[0]
 
