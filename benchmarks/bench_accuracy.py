@@ -4,6 +4,10 @@ epochs and distillation as every other method; one result file per run, a summar
 Methods (all through the project's own pipeline, one round, uniform or searched rates):
   searched   simulated-annealing rates (the default search, from the sensitivity allocation), ADMM, hard prune,
              masked retraining
+  sensitivity  the search's sensitivity allocation alone (each layer's knobs scored pruned alone on the quick
+             evaluation, rates traded against the target; ``SearchConfig.method="sensitivity"``), ADMM and retraining
+  size       rates that grow with the square root of each layer's weights (or MACs for a MACs target), scaled to
+             the target (``SearchConfig.method="size"``, the search's experience-guided start), ADMM and retraining
   uniform    the same rate on every layer (``SearchConfig.method="uniform"``), ADMM and retraining
   magnitude  uniform rates, no ADMM: one-shot projection, then masked retraining for the whole budget
   torch-pruning  Torch-Pruning 1.6's global group-norm channel pruning (``pip install --no-deps torch-pruning``),
@@ -43,7 +47,8 @@ from compress.search.annealing import SearchConfig  # noqa: E402
 from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
 
 ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
-METHODS = ("searched", "uniform", "magnitude", "torch-pruning")
+METHODS = ("searched", "sensitivity", "size", "uniform", "magnitude", "torch-pruning")
+SEARCH_METHODS = {"searched": "annealing", "sensitivity": "sensitivity", "size": "size"}  # our rates' search method; uniform otherwise
 DEFAULT_SCHEME = CompressConfig.scheme  # filter+column; a run folder's budget names any other scheme
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GOALS = {"macs:2": -0.5, "rate:4": -1.5, "rate:8": -3.0}  # points from dense, issue 15's goals for ResNet-20
@@ -116,7 +121,7 @@ def train_config(args) -> TrainConfig:
 
 
 def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
-    """searched / uniform / magnitude: one round of our pipeline at the target."""
+    """searched / sensitivity / size / uniform / magnitude: one round of our pipeline at the target."""
     kind, factor = args.target.split(":")
     magnitude = args.method == "magnitude"
     prune_budget = PruneBudget(admm_epochs=0 if magnitude else args.admm_epochs,
@@ -124,7 +129,7 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
                                train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
     config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget, scheme=args.scheme,
                             search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
-                                                method="annealing" if args.method == "searched" else "uniform"))
+                                                method=SEARCH_METHODS.get(args.method, "uniform")))
     report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
     r = report.rounds[0]
     extra = {"accuracy": r.accuracy, "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},

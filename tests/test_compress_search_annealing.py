@@ -110,6 +110,9 @@ def test_the_baselines_run_in_the_same_loop(trained):
     assert all(h["T"] == FAST.t_start for h in random.history)  # sampling only, no annealing moves
     top = max(random.history, key=lambda h: h["score"])
     assert random.best.key == settle(setup.space, setup.goal, setup.space.action(np.array(top["values"]))).key
+    size = anneal(setup.space, setup.goal, setup.evaluator, replace(FAST, method="size"))
+    start = settle(setup.space, setup.goal, rescale(setup.space, setup.goal, initial_values(setup.space, FAST)))
+    assert size.steps == 1 and size.best.key == start.key and size.best.key != uniform.best.key
     with pytest.raises(ValueError, match="unknown search method 'grid'"):
         SearchConfig(method="grid")
 

@@ -44,7 +44,7 @@ from .search_log import SearchLog
 from .surrogate import fit_ridge
 from .target import Goal, rescale, settle
 
-METHODS = ("annealing", "sensitivity", "random", "uniform")
+METHODS = ("annealing", "sensitivity", "size", "random", "uniform")
 
 
 @dataclass
@@ -65,8 +65,8 @@ class SearchConfig:
     max_rate: float = 0.95  # no layer loses more than this fraction of its filters / columns / weights
     min_kept: int = 2  # every layer keeps at least this many filters and columns
     include_linear: bool = True  # also prune fully-connected layers' columns
-    method: str = "annealing"  # or "sensitivity" (its start alone), or the baselines: "random" (candidates random
-    # actions), "uniform" (one action)
+    method: str = "annealing"  # or "sensitivity" / "size" (the sensitivity or experience-guided start alone), or the
+    # baselines: "random" (candidates random actions), "uniform" (one action)
     seed: int = 0  # the whole search is a function of the seed and the scores
     progress: bool = True  # a bar with the best score so far (on a terminal)
 
@@ -87,8 +87,8 @@ class SearchConfig:
 
     @property
     def steps(self) -> int:
-        """Candidates the search proposes (one for uniform rates and for the sensitivity allocation)."""
-        return 1 if self.method in ("uniform", "sensitivity") else self.candidates
+        """Candidates the search proposes (one for uniform rates and for each allocation alone)."""
+        return 1 if self.method in ("uniform", "sensitivity", "size") else self.candidates
 
     @property
     def explore_steps(self) -> int:
@@ -128,11 +128,13 @@ def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate")
 def start_values(space: ActionSpace, goal: Goal, config: SearchConfig,
                  curves: Callable[[], np.ndarray]) -> list[np.ndarray]:
     """The first candidates, before random ones: the sensitivity allocation, the experience-guided start, then
-    uniform rates (annealing); the allocation alone (sensitivity); uniform rates (uniform); none (random)."""
+    uniform rates (annealing); one of them alone (sensitivity, size, uniform); none (random)."""
     if config.method == "random":
         return []
     if config.method == "uniform":
         return [uniform_values(space)]
+    if config.method == "size":
+        return [initial_values(space, config, goal.target.kind)]
     allocated = allocate(space, goal, curves())
     if config.method == "sensitivity":
         return [allocated]
