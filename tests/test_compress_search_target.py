@@ -93,7 +93,10 @@ def test_experience_start_follows_what_the_target_counts():
     space = space_of("resnet20", "filter+column")
     by_weights = initial_values(space, SearchConfig(), "rate")
     by_macs = initial_values(space, SearchConfig(), "macs")
-    assert np.argmax(by_weights / space.upper) == np.argmax([k.size for k in space.knobs])
-    assert np.argmax(by_macs / space.upper) == np.argmax([k.macs for k in space.knobs])
+    layers = np.array([len(k.layers) for k in space.knobs])
+    assert np.argmax(by_weights / space.upper) == np.argmax([k.size for k in space.knobs] / layers)
+    assert np.argmax(by_macs / space.upper) == np.argmax([k.macs for k in space.knobs] / layers)
+    knob = {k.name: i for i, k in enumerate(space.knobs)}  # a residual stream's filters count as one layer's
+    assert by_weights[knob["filter:layer3.0.conv2"]] == pytest.approx(by_weights[knob["filter:layer3.1.conv1"]])
     first = [i for i, k in enumerate(space.knobs) if k.name == "column:conv1"][0]  # few weights, many MACs
     assert by_macs[first] > by_weights[first]

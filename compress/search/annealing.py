@@ -119,9 +119,10 @@ class SearchResult:
 
 
 def initial_values(space: ActionSpace, config: SearchConfig, kind: str = "rate") -> np.ndarray:
-    """Experience-guided start: a knob's rate grows with its share of what the target counts (weights for a
-    'rate' target, MACs for 'macs'/'latency'); ``rescale`` then sets the level."""
-    size = space.weight_of(kind)
+    """Experience-guided start: a knob's rate grows with its layers' mean share of what the target counts
+    (weights for a 'rate' target, MACs for 'macs'/'latency'; a residual stream's filters, one knob over several
+    layers, count as one of its layers); ``rescale`` then sets the level."""
+    size = space.weight_of(kind) / np.array([len(knob.layers) for knob in space.knobs])
     return space.upper * (size / size.max()) ** config.size_power
 
 
