@@ -48,7 +48,8 @@ from compress.train import Distillation, TrainConfig, split_accuracy, train  # n
 
 ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
 METHODS = ("searched", "sensitivity", "size", "uniform", "magnitude", "torch-pruning")
-SEARCH_METHODS = {"searched": "annealing", "sensitivity": "sensitivity", "size": "size"}  # our rates' search method; uniform otherwise
+# the search method behind each of our methods' rates (uniform rates otherwise)
+SEARCH_METHODS = {"searched": "annealing", "sensitivity": "sensitivity", "size": "size"}
 DEFAULT_SCHEME = CompressConfig.scheme  # filter+column; a run folder's budget names any other scheme
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 GOALS = {"macs:2": -0.5, "rate:4": -1.5, "rate:8": -3.0}  # points from dense, issue 15's goals for ResNet-20

@@ -43,9 +43,10 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
                         help="annealing steps (one candidate each)")
     parser.add_argument("--search-method", choices=METHODS, default=s.method,
                         help="annealing (the method: it starts from the sensitivity allocation), sensitivity (that "
-                             "allocation alone: each layer scored pruned alone, rates traded against the target), size (rates "
-                             "that grow with the square root of each layer's size, no evaluation), or a baseline: random (as many random candidates), uniform (one rate for every layer, "
-                             "scaled to the target)")
+                             "allocation alone: each layer scored pruned alone, rates traded against the target), "
+                             "size (rates that grow with the square root of each layer's size, no evaluation), or a "
+                             "baseline: random (as many random candidates), uniform (one rate for every layer, scaled "
+                             "to the target)")
     parser.add_argument("--screen", type=POSITIVE_INT, default=s.screen,
                         help="neighbours proposed per annealing step; a ridge fit of score on the rates, learnt from "
                              "the candidates evaluated so far, picks the one to evaluate (1: plain annealing)")
