@@ -1,7 +1,8 @@
 """Latency tables: what one costs to build, and how well it predicts pruned models that are not on its grid.
 
 For each model on the host (one thread): build the table (16 builds: every conv takes each of the 4 x 4
-(filter keep, column keep) pairs once; one compile and one profiled measurement per build), then prune the
+(filter keep, column keep) pairs once; one compile and one profiled measurement per build; then 4 random
+off-grid models of the table's own seed calibrate its scale, ``LatencyTable.calibrate``), then prune the
 calibrated model with random per-conv filter and column rates in [0, 0.75) (``--variants`` per seed, for each
 of ``--seeds``), compile and measure each, and compare the measured whole-model latency with
 ``table.predict``. The same is done under qemu in emulated AArch64 instructions. As a reference, the
@@ -68,12 +69,14 @@ def check(table: LatencyTable, count: int, seeds: list[int], runs: int | None) -
 
 def run(arch: str, device: str, count: int, seeds: list[int], runs: int | None) -> dict:
     print(f"== {arch} on {device}", file=sys.stderr, flush=True)
-    table = build_table(arch, device, runs=runs, checks=0)
+    table = build_table(arch, device, runs=runs)
+    calibration = {**table.accuracy["calibration"], "validation": table.accuracy["validation"]}
     start = time.perf_counter()
     result = check(table, count, seeds, runs)
     return {"arch": arch, "device": device, "unit": table.unit, "fingerprint": table.fingerprint,
             "steps": list(table.steps), "builds": len(table.variants), "build_seconds": table.build_seconds,
             "check_seconds": round(time.perf_counter() - start, 1), "cache_bytes": table.cache_bytes,
+            "calibration": calibration,
             "grid_leave_one_out": table.accuracy["grid_leave_one_out"], "off_grid": result,
             "table": table.to_dict()}
 
@@ -97,17 +100,20 @@ def markdown(report: dict) -> str:
              f"rates in [0, 0.75), seeds {seeds}. Costs: {'; '.join(costs)}. Goals (issue 20): host mean <= 5% and "
              "max <= 12%; qemu mean <= 2% and max <= 5%.", "",
              "| model | device | builds | build time (s) | cache fitted (MB) | builds leave-one-out mean / max | "
-             "off-grid variants | table: mean / max error | worst seed: mean / max | "
-             "MAC-proportional: mean / max error | predict, masked / compacted (ms each) |",
-             "| --- | --- | ---: | ---: | ---: | --- | ---: | --- | --- | --- | ---: |"]
+             "scale | off-grid variants | table: mean / max error | worst seed: mean / max | "
+             "uncalibrated: mean / max | MAC-proportional: mean / max error | predict, masked / compacted (ms each) |",
+             "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- | --- | --- | --- | ---: |"]
     for r in report["runs"]:
         loo, off = r["grid_leave_one_out"], r["off_grid"]
         cache = "never spills" if r["cache_bytes"] is None else f"{r['cache_bytes'] / 2**20:.0f}"
         worst = max(off["per_seed"].values(), key=lambda e: e["max_rel_error"])
+        scale = r["calibration"]["scale"]
+        raw = relative_errors([p / scale for p in off["predicted"]], off["measured"])
         lines.append(f"| {r['arch']} | {r['device']} | {r['builds']} | {r['build_seconds']:.0f} | {cache} | "
-                     f"{_pct(loo['mean_rel_error'])} / {_pct(loo['max_rel_error'])} | {off['points']} | "
+                     f"{_pct(loo['mean_rel_error'])} / {_pct(loo['max_rel_error'])} | {scale:.3f} | {off['points']} | "
                      f"{_pct(off['mean_rel_error'])} / {_pct(off['max_rel_error'])} | "
                      f"{_pct(worst['mean_rel_error'])} / {_pct(worst['max_rel_error'])} | "
+                     f"{_pct(raw['mean_rel_error'])} / {_pct(raw['max_rel_error'])} | "
                      f"{_pct(off['mac_proportional_mean_rel_error'])} / {_pct(off['mac_proportional_max_rel_error'])}"
                      f" | {off['predict_ms_masked']} / {off['predict_ms_compacted']} |")
     for r in report["runs"]:
@@ -121,13 +127,15 @@ def markdown(report: dict) -> str:
                          f"{q:.6g} | {_pct((q - m) / m)} |")
     lines += ["", "Table prediction: per-layer non-negative least-squares fits over the builds "
               "(`latency/predictor.py`), plus the other kernels fitted on the activation volume, plus the driver's "
-              "overhead. \"Cache fitted\": the cache the model's weights compete for, chosen from shares of the "
-              "device's last-level cache by leave-one-out over the builds; the part of a model's weight bytes above it "
-              "streams from memory and costs each layer extra. Leave-one-out: each build predicted from fits over the "
-              "other 15. Masked models (zeros in place, same shapes) reuse the table's traced structure; a compacted "
-              "model of a new shape is traced once. Every prediction is of the compacted model: the masked and "
-              "compacted forms of each variant were predicted the same (largest relative difference in the JSON).",
-              ""]
+              "overhead, all times the table's scale: the median measured / predicted cost of 4 random off-grid "
+              "models of the table's own seed (not the variants above), measured as part of building it; "
+              "\"uncalibrated\": the same predictions without it. \"Cache fitted\": the cache the model's weights "
+              "compete for, chosen from shares of the device's last-level cache by leave-one-out over the builds; the "
+              "part of a model's weight bytes above it streams from memory and costs each layer extra. Leave-one-out: "
+              "each build predicted from fits over the other 15. Masked models (zeros in place, same shapes) reuse "
+              "the table's traced structure; a compacted model of a new shape is traced once. Every prediction is of "
+              "the compacted model: the masked and compacted forms of each variant were predicted the same (largest "
+              "relative difference in the JSON).", ""]
     return "\n".join(lines)
 
 

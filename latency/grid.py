@@ -6,8 +6,9 @@ Each conv takes every (filter keep, column keep) pair of ``steps`` in one of ``l
 first dense, the others in an order of its own (``latency.variants.design_rates``); whole filters and columns
 are zeroed by magnitude and the model is compacted. Each build measures every layer at once. Builds are timed in
 rounds, one process each per round, keeping each build's fastest: on a shared machine a slow spell then costs a
-build one sample, not all. Then a few random off-grid models check the fitted table, and their errors are stored
-in it. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each variant recording the
+build one sample, not all. Then a few random off-grid models calibrate the fitted table (its ``scale``: their
+measured / predicted cost) and check it, each predicted with the scale of the others; the errors are stored in
+it. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each variant recording the
 device that measured it.
 
 >>> table = build_table("resnet20", "host")
@@ -40,7 +41,7 @@ DEFAULT_CHECKS = 4  # random off-grid models measured to validate a new table
 def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int = 1, runs: int | None = None,
                 workdir: str | Path | None = None, progress: bool = True, seed: int = 0,
                 checks: int = DEFAULT_CHECKS) -> LatencyTable:
-    """Compile and measure ``len(steps) ** 2`` pruned builds of ``arch``, fit the table, and validate it.
+    """Compile and measure ``len(steps) ** 2`` pruned builds of ``arch``, fit the table, calibrate and validate it.
 
     Parameters
     ----------
@@ -62,12 +63,13 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     seed : int
         Seed of the model's weights and BatchNorm calibration, of the builds' order and of the checks.
     checks : int
-        Random off-grid models (rates in [0, 0.75) per conv) measured after the fit; 0 skips the validation.
+        Random off-grid models (rates in [0, 0.75) per conv) measured after the fit to calibrate the table's
+        ``scale`` and validate it (leave-one-out); 0 skips both (scale 1).
 
     Returns
     -------
     table : LatencyTable
-        With its leave-one-out accuracy over the builds and its validation in ``accuracy``.
+        With its leave-one-out accuracy over the builds, its calibration and its validation in ``accuracy``.
     """
     devices = get_devices(device_spec)
     fingerprint = common_fingerprint(devices, threads)
@@ -85,12 +87,12 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
         root = Path(workdir) if workdir is not None else Path(tmp)
         table.variants = _measure_builds(table, design_rates(model, shape, steps, rng), model, devices, root,
                                          threads, runs, progress)
-    table.build_seconds = round(time.perf_counter() - start, 1)
     table.cache_bytes = table.fit_cache()
     table.accuracy["grid_leave_one_out"] = table.leave_one_out()
     if checks:
-        validate_table(table, [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(checks)],
-                       runs, workdir)
+        models = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(checks)]
+        table.calibrate(models, measure_models(table, models, runs, workdir))
+    table.build_seconds = round(time.perf_counter() - start, 1)
     return table
 
 
@@ -98,19 +100,26 @@ def validate_table(table: LatencyTable, models: list[nn.Module], runs: int | Non
                    workdir: str | Path | None = None) -> dict:
     """Compile and measure ``models`` (pruned ``table.arch``), compare with the table's predictions, and record
     the errors in ``table.accuracy["validation"]``; returns that record."""
+    predicted = [table.predict(model, table.input_shape) for model in models]
+    table.accuracy["validation"] = relative_errors(predicted, measure_models(table, models, runs, workdir))
+    return table.accuracy["validation"]
+
+
+def measure_models(table: LatencyTable, models: list[nn.Module], runs: int | None = None,
+                   workdir: str | Path | None = None) -> list[float]:
+    """Whole cost of each of ``models`` (pruned ``table.arch``), compiled and measured as the table's builds
+    were, on its device (unprofiled)."""
     devices = get_devices(table.device)
     threads = table.fingerprint["threads"]
     if common_fingerprint(devices, threads) != table.fingerprint:
         raise ValueError(f"device {table.device} no longer matches this table's fingerprint")
     runs = runs or default_runs(devices[0])
-    predicted = [table.predict(model, table.input_shape) for model in models]
     with tempfile.TemporaryDirectory(prefix="autocompress-latency-") as tmp:
         root = Path(workdir) if workdir is not None else Path(tmp)
         measured = _interleaved(devices, len(models),
                                 lambda i: _compile(table, models[i], root / f"{table.arch}-check{i}"),
                                 threads, runs, profile=False)
-    table.accuracy["validation"] = relative_errors(predicted, [m.whole for _, m, _ in measured])
-    return table.accuracy["validation"]
+    return [m.whole for _, m, _ in measured]
 
 
 def _interleaved(devices: list[Device], count: int, build, threads: int, runs: int,

@@ -145,6 +145,24 @@ def test_validate_records_errors_of_off_grid_models(table):
     assert ("met" in line) == table.meets_goal and ("above its goal of 5% / 12%" in line) != table.meets_goal
 
 
+def test_calibration_scales_predictions_by_the_median_measured_ratio(table):
+    """The scale is the median of measured / predicted; each model is validated with the others' scale."""
+    model, shape = calibrated_model("small_cnn")
+    rng = np.random.default_rng(5)
+    models = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(3)]
+    calibrated = LatencyTable.from_dict(table.to_dict())
+    raw = [calibrated.predict(m, shape) for m in models]
+    record = calibrated.calibrate(models, [1.5 * raw[0], 1.5 * raw[1], 2.0 * raw[2]])
+    assert calibrated.scale == pytest.approx(1.5) and table.scale == 1.0
+    assert calibrated.predict(models[2], shape) == pytest.approx(1.5 * raw[2])
+    # left out: model 0 and 1 get the median of (1.5, 2.0) = 1.75, model 2 that of (1.5, 1.5)
+    assert record["max_rel_error"] == pytest.approx(0.25) and record["mean_rel_error"] == pytest.approx(
+        (0.25 / 1.5 * 2 + 0.25) / 3)
+    assert calibrated.accuracy["calibration"]["uncalibrated"]["max_rel_error"] == pytest.approx(0.5)
+    reloaded = LatencyTable.from_dict(json.loads(json.dumps(calibrated.to_dict())))
+    assert reloaded.scale == calibrated.scale and reloaded.predict(models[0], shape) == pytest.approx(1.5 * raw[0])
+
+
 @pytest.mark.qemu
 @pytest.mark.slow
 def test_qemu_table_counts_instructions_that_add_up(qemu_table):
