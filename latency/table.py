@@ -6,10 +6,10 @@ kept structure; the kernels that are not layers (pooling, shortcuts) are fitted 
 rest of the inference (the driver's copies and loop) is the median over the grid. ``predict`` reads the kept
 structure of a pruned model (masked or compacted) and costs its compacted form, in milliseconds, or in emulated
 AArch64 instructions for qemu, times the table's ``scale``: measured over predicted cost of a few random off-grid
-models (``calibrate``): on the host the grid's fits over-predicted random pruned ResNet-20s by 8.7% on average
-(under-predicted VGG-16s by 4.5%), and the scale took the mean error from 8.9% to 4.9% (VGG-16 7.5% to 6.4%;
-``benchmarks/results/latency/latency_table.md``). Tables are built by ``latency.grid`` and stored by
-``latency.store``.
+models (``calibrate``), which ties the fits to the device's state when the table is checked. On a quiet host the
+grid's fits were 1.9% high on random pruned ResNet-20s and 6.2% low on VGG-16s, and the scale moved the mean error
+by about a point either way (ResNet-20 2.0% -> 3.5%, VGG-16 7.7% -> 6.9%; ``benchmarks/results/latency/
+latency_table.md``). Tables are built by ``latency.grid`` and stored by ``latency.store``.
 
 >>> table.predict(pruned_model, (1, 3, 32, 32))       # ms
 >>> table.accuracy["grid_leave_one_out"]["mean_rel_error"]
