@@ -14,6 +14,9 @@ Methods (all through the project's own pipeline, one round, uniform or searched 
              blocks' inner channels only (see ../shared/docs/autocompress-method.md), stepped until the target
              holds, then fine-tuned for the whole budget with the same loop and distillation
 
+``--rounds N`` runs our methods as N rounds (round k aims at the target to the power k / N, each starting from the
+last) with the same total epochs shared out equally over them.
+
 Each run lives in ``--work/MODEL-TARGET-METHOD[-VARIANT]`` (VARIANT names settings off the default budget,
 e.g. ``-lr0.05``, or ``-column`` for ``--scheme column``: kernel columns only, no whole filters) and resumes
 from there (rerun the same command after a kill); a run folder made with other settings is refused.
@@ -65,6 +68,8 @@ def parser() -> argparse.ArgumentParser:
                    help="what our methods remove: whole filters and kernel columns, or one of the two")
     p.add_argument("--admm-epochs", type=int, default=10, help="ADMM epochs (magnitude/torch-pruning retrain instead)")
     p.add_argument("--retrain-epochs", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=1,
+                   help="rounds of our pipeline, the ADMM and retraining epochs shared out equally over them")
     p.add_argument("--train-limit", type=int, default=None, help="images per epoch (default: the whole split)")
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--candidates", type=int, default=60, help="search candidates (method searched)")
@@ -85,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # settings that name a run apart from the default budget, and their short names
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd", "precision": "prec", "scheme": ""}
+            "no_distill": "nokd", "precision": "prec", "scheme": "", "rounds": "rounds"}
 
 
 def variant(args) -> str:
@@ -101,7 +106,8 @@ def budget(args) -> dict:
             "retrain_epochs": args.retrain_epochs, "train_limit": args.train_limit, "lr": args.lr,
             "candidates": args.candidates if args.method == "searched" else None, "distill": not args.no_distill,
             "precision": resolve(args.device, args.precision), "seed": args.seed,
-            **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme})}  # old folders lack the default
+            **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme}),  # old folders lack the defaults
+            **({} if args.rounds == 1 else {"rounds": args.rounds})}
 
 
 def work_folder(args, model: str) -> Path:
@@ -122,20 +128,24 @@ def train_config(args) -> TrainConfig:
 
 
 def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
-    """searched / sensitivity / size / uniform / magnitude: one round of our pipeline at the target."""
+    """searched / sensitivity / size / uniform / magnitude: ``--rounds`` rounds of our pipeline to the target."""
     kind, factor = args.target.split(":")
     magnitude = args.method == "magnitude"
-    prune_budget = PruneBudget(admm_epochs=0 if magnitude else args.admm_epochs,
-                               retrain_epochs=args.retrain_epochs + (args.admm_epochs if magnitude else 0),
-                               train=train_config(args), distill_weight=0.0 if args.no_distill else 0.5)
-    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=1, budget=prune_budget, scheme=args.scheme,
-                            search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
-                                                method=SEARCH_METHODS.get(args.method, "uniform")))
+    admm, retrain = args.admm_epochs // args.rounds, args.retrain_epochs // args.rounds  # per round
+    prune_budget = PruneBudget(admm_epochs=0 if magnitude else admm,
+                               retrain_epochs=retrain + (admm if magnitude else 0), train=train_config(args),
+                               distill_weight=0.0 if args.no_distill else 0.5)
+    config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=args.rounds, budget=prune_budget,
+                            scheme=args.scheme, search=SearchConfig(candidates=args.candidates, seed=args.seed,
+                                                                    progress=False,
+                                                                    method=SEARCH_METHODS.get(args.method, "uniform")))
     report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
-    r = report.rounds[0]
-    extra = {"accuracy": r.accuracy, "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
-             "admm_updates": (r.admm or {}).get("updates"), "rates": r.rates,
-             "seconds": report.seconds, "train_seconds": r.seconds["admm"] + r.seconds["retrain"]}
+    r = report.rounds[-1]  # its "dense" accuracy is its starting point's, the previous round's result
+    extra = {"accuracy": {**r.accuracy, "dense": report.accuracy["dense"]}, "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
+             "admm_updates": (r.admm or {}).get("updates"), "rates": r.rates, "seconds": report.seconds,
+             "train_seconds": sum(x.seconds["admm"] + x.seconds["retrain"] for x in report.rounds)}
+    if args.rounds > 1:
+        extra["rounds_accuracy"] = [x.accuracy["compacted"] for x in report.rounds]
     return report.model, extra
 
 
@@ -193,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
 def run(args) -> None:
     if not (args.weights and args.target and args.method):
         raise SystemExit("give --weights, --target and --method (or --summary)")
-    if args.method == "torch-pruning" and args.scheme != DEFAULT_SCHEME:
-        raise SystemExit("--scheme applies to our methods; torch-pruning removes channels")
+    if args.method == "torch-pruning" and (args.scheme != DEFAULT_SCHEME or args.rounds != 1):
+        raise SystemExit("--scheme and --rounds apply to our methods; torch-pruning removes channels in one go")
+    if args.rounds < 1 or args.admm_epochs % args.rounds or args.retrain_epochs % args.rounds:
+        raise SystemExit(f"--rounds {args.rounds} must be >= 1 and divide --admm-epochs and --retrain-epochs")
     splits = load_data(args.data, seed=args.seed)
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
     dense_counts = count_model(model, splits.input_shape)
@@ -221,8 +233,8 @@ def _latency_cell(lat: dict | None) -> str:
 
 
 def _label(row: dict) -> str:
-    scheme = row["budget"].get("scheme")
-    return f"{row['method']}{', ' + scheme + ' only' if scheme else ''}"
+    scheme, rounds = row["budget"].get("scheme"), row["budget"].get("rounds")
+    return f"{row['method']}{', ' + scheme + ' only' if scheme else ''}{f', {rounds} rounds' if rounds else ''}"
 
 
 def plot_budget(rows: list[dict], path: Path) -> None:
