@@ -293,8 +293,8 @@ def summarize() -> None:
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         b, lat = r["budget"], r.get("latency")
-        epochs = (f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}" if r["method"] in ("searched", "uniform")
-                  else f"{b['admm_epochs'] + b['retrain_epochs']} retrain")
+        epochs = (f"{b['admm_epochs'] + b['retrain_epochs']} retrain" if r["method"] in ("magnitude", "torch-pruning")
+                  else f"{b['admm_epochs']} ADMM + {b['retrain_epochs']}")
         admm = r.get("admm")
         moved = (admm or {}).get("moved_epochs", 0)
         if moved:
