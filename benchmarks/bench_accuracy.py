@@ -141,7 +141,8 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
                                                                     method=SEARCH_METHODS.get(args.method, "uniform")))
     report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
     r = report.rounds[-1]  # its "dense" accuracy is its starting point's, the previous round's result
-    extra = {"accuracy": {**r.accuracy, "dense": report.accuracy["dense"]}, "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
+    extra = {"accuracy": {**r.accuracy, "dense": report.accuracy["dense"]},
+             "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
              "admm_updates": (r.admm or {}).get("updates"), "rates": r.rates, "seconds": report.seconds,
              "train_seconds": sum(x.seconds["admm"] + x.seconds["retrain"] for x in report.rounds)}
     if args.rounds > 1:
