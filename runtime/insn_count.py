@@ -120,7 +120,7 @@ def _inference_delta(binary: str | Path, runs: int, classes: bool = False,
                      ranges: AddressRanges | None = None) -> InstructionCount:
     """Counts of a bench run with ``runs`` untimed warm-up inferences minus those of one without: start-up,
     weight loading, input generation and the one timed run cancel out, ``runs`` inferences remain. Only the
-    formatting of the printed (emulated) time varies, by a few hundred instructions per process; extra
+    formatting of the printed (emulated) time varies, by up to about 1,000 instructions per process; extra
     *timed* runs would print one time each and add that noise per run. Kernel ranges do not see it."""
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
