@@ -16,6 +16,8 @@ Methods (all through the project's own pipeline, one round, uniform or searched 
 
 ``--rounds N`` runs our methods as N rounds (round k aims at the target to the power k / N, each starting from the
 last) with the same total epochs shared out equally over them.
+``--teacher CHECKPOINT`` distils every method from that model (e.g. a larger network fine-tuned on the same data)
+instead of the baseline; the run's name ends in ``-kd`` and the teacher's architecture.
 
 Each run lives in ``--work/MODEL-TARGET-METHOD[-VARIANT]`` (VARIANT names settings off the default budget,
 e.g. ``-lr0.05``, or ``-column`` for ``--scheme column``: kernel columns only, no whole filters) and resumes
@@ -47,7 +49,7 @@ from compress.pruning import SCHEMES, PruneBudget  # noqa: E402
 from compress.restore import restore_model  # noqa: E402
 from compress.search import CompressConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
-from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
+from compress.train import Distillation, TrainConfig, check_teacher, split_accuracy, train  # noqa: E402
 
 ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
 METHODS = ("searched", "sensitivity", "size", "uniform", "magnitude", "torch-pruning")
@@ -74,6 +76,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.01)
     p.add_argument("--candidates", type=int, default=60, help="search candidates (method searched)")
     p.add_argument("--no-distill", action="store_true")
+    p.add_argument("--teacher", help="distil from this checkpoint of ours (e.g. a larger model) instead of --weights")
     p.add_argument("--precision", default="auto")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
@@ -94,10 +97,12 @@ VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "tra
 
 
 def variant(args) -> str:
-    """The run name's suffix: each VARIANTS setting that differs from its default ('' for the default budget)."""
+    """The run name's suffix: each VARIANTS setting that differs from its default ('' for the default budget),
+    then ``-kd`` and the teacher's architecture when ``--teacher`` gives one."""
     defaults = parser()
-    return "".join(f"-{short}{'' if isinstance(value, bool) else value}" for key, short in VARIANTS.items()
-                   if (value := getattr(args, key)) != defaults.get_default(key))
+    suffix = "".join(f"-{short}{'' if isinstance(value, bool) else value}" for key, short in VARIANTS.items()
+                     if (value := getattr(args, key)) != defaults.get_default(key))
+    return suffix + (f"-kd{args.teacher_arch}" if args.teacher else "")
 
 
 def budget(args) -> dict:
@@ -107,7 +112,8 @@ def budget(args) -> dict:
             "candidates": args.candidates if args.method == "searched" else None, "distill": not args.no_distill,
             "precision": resolve(args.device, args.precision), "seed": args.seed,
             **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme}),  # old folders lack the defaults
-            **({} if args.rounds == 1 else {"rounds": args.rounds})}
+            **({} if args.rounds == 1 else {"rounds": args.rounds}),
+            **({"teacher": str(Path(args.teacher).expanduser())} if args.teacher else {})}
 
 
 def work_folder(args, model: str) -> Path:
@@ -127,7 +133,7 @@ def train_config(args) -> TrainConfig:
                        precision=args.precision, seed=args.seed, progress=False)
 
 
-def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
+def run_ours(model, splits, arch: str, args, folder: Path, teacher) -> tuple[torch.nn.Module, dict]:
     """searched / sensitivity / size / uniform / magnitude: ``--rounds`` rounds of our pipeline to the target."""
     kind, factor = args.target.split(":")
     magnitude = args.method == "magnitude"
@@ -139,7 +145,7 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
                             scheme=args.scheme, search=SearchConfig(candidates=args.candidates, seed=args.seed,
                                                                     progress=False,
                                                                     method=SEARCH_METHODS.get(args.method, "uniform")))
-    report = autocompress(model, splits, config, out=folder, resume=True, arch=arch)
+    report = autocompress(model, splits, config, out=folder, resume=True, arch=arch, teacher=teacher)
     r = report.rounds[-1]  # its "dense" accuracy is its starting point's, the previous round's result
     extra = {"accuracy": {**r.accuracy, "dense": report.accuracy["dense"]},
              "admm": r.admm and {k: v for k, v in r.admm.items() if k != "updates"},
@@ -150,7 +156,7 @@ def run_ours(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Mod
     return report.model, extra
 
 
-def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[torch.nn.Module, dict]:
+def run_torch_pruning(model, splits, arch: str, args, folder: Path, teacher) -> tuple[torch.nn.Module, dict]:
     """Torch-Pruning's global group-norm channel pruning to the target, then the same fine-tuning budget."""
     import torch_pruning as tp
 
@@ -169,7 +175,7 @@ def run_torch_pruning(model, splits, arch: str, args, folder: Path) -> tuple[tor
         if (macs0 / macs if kind == "macs" else params0 / params) >= float(factor):
             break
         pruner.step()
-    distill = None if args.no_distill else Distillation(dense)
+    distill = None if args.no_distill else Distillation(dense if teacher is None else teacher.eval())
     history = train(model, splits, TrainConfig(**{**train_config(args).__dict__,
                                                   "epochs": args.admm_epochs + args.retrain_epochs}),
                     run_dir=folder / "finetune", resume=True, distill=distill, stream="torch-pruning")
@@ -211,17 +217,19 @@ def run(args) -> None:
     splits = load_data(args.data, seed=args.seed)
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
     dense_counts = count_model(model, splits.input_shape)
+    teacher = load_teacher(args, splits)
     folder = work_folder(args, arch)
     t0 = time.time()
     method = run_torch_pruning if args.method == "torch-pruning" else run_ours
-    small, extra = method(model, splits, arch, args, folder)
+    small, extra = method(model, splits, arch, args, folder, teacher)
     counts = count_model(small.cpu(), splits.input_shape)
     row = {"command": command(), "model": arch, "target": args.target, "method": args.method, "budget": budget(args),
            "test_accuracy": extra["accuracy"]["compacted"], "dense_accuracy": extra["accuracy"]["dense"],
            "params": counts.params, "dense_params": dense_counts.params, "nonzero_weights": counts.nonzero_weights,
            "compression_rate": dense_counts.weights / max(counts.nonzero_weights, 1),
            "structured_macs": counts.structured_macs, "mac_reduction": dense_counts.macs / max(counts.structured_macs, 1),
-           "wall_seconds": time.time() - t0, "torch": torch.__version__, "threads": args.threads, **extra}
+           "wall_seconds": time.time() - t0, "torch": torch.__version__, "threads": args.threads, **extra,
+           **({"teacher": args.teacher_arch} if args.teacher else {})}
     if args.latency:
         row["latency"] = latency(small, splits.input_shape, folder)
     write_json(ROWS / f"{folder.name}.json", row)
@@ -229,13 +237,25 @@ def run(args) -> None:
           f"{row['compression_rate']:.2f}x weights, {row['mac_reduction']:.2f}x MACs", flush=True)
 
 
+def load_teacher(args, splits):
+    """The ``--teacher`` model (None without it); its architecture goes into ``args.teacher_arch``."""
+    if not args.teacher:
+        return None
+    if args.no_distill:
+        raise SystemExit("--teacher and --no-distill contradict each other; drop one")
+    teacher, args.teacher_arch = restore_model(args.teacher, None, splits.num_classes, splits.input_shape[0])
+    check_teacher(teacher, splits.input_shape, splits.num_classes)
+    return teacher
+
+
 def _latency_cell(lat: dict | None) -> str:
     return "-" if not lat else f"{lat['ours_median_ms']:.3f} / {lat['onnxruntime_median_ms']:.3f}"
 
 
 def _label(row: dict) -> str:
-    scheme, rounds = row["budget"].get("scheme"), row["budget"].get("rounds")
-    return f"{row['method']}{', ' + scheme + ' only' if scheme else ''}{f', {rounds} rounds' if rounds else ''}"
+    scheme, rounds, teacher = row["budget"].get("scheme"), row["budget"].get("rounds"), row.get("teacher")
+    return (f"{row['method']}{', ' + scheme + ' only' if scheme else ''}{f', {rounds} rounds' if rounds else ''}"
+            f"{f', KD from {teacher}' if teacher else ''}")
 
 
 def plot_budget(rows: list[dict], path: Path) -> None:

@@ -1,4 +1,5 @@
 """The pruning pipeline end to end (API and ``autocompress prune``), including a resumed run."""
+import copy
 import json
 
 import pytest
@@ -168,3 +169,32 @@ def test_retraining_runs_on_the_compacted_model_with_its_pruned_columns_held(tra
     assert admm_stream == "prune/admm" and admm_params == dense
     assert retrain_stream == "prune/retrain" and retrain_params < 0.7 * dense  # half the filters are gone
     assert zero_columns > 0 and accuracy["retrained"] == pytest.approx(accuracy["compacted"])
+
+
+def test_a_given_teacher_is_the_one_distilled_from(trained, tmp_path):
+    """A teacher that learned permuted labels, distilled with weight 1: the pruned model follows it, not the data."""
+    splits, state, _ = trained
+    permuted = fresh(state)
+    relabelled = copy.deepcopy(splits)
+    relabelled.train.y[:] = (relabelled.train.y + 1) % 10
+    train(permuted, relabelled, TrainConfig(epochs=3, lr=0.05, batch_size=64, threads=1, progress=False))
+    budget = PruneBudget(admm_epochs=0, retrain_epochs=3, train=FAST, distill_weight=1.0, purify_tolerance=None)
+    result = prune(fresh(state), splits, PruneConfig(method="magnitude", rate=LayerRate(filter=0.25, column=0.25),
+                                                     budget=budget, export=False), teacher=permuted)
+    x, y = next(iter(splits.loader("test", 360)))
+    with torch.no_grad():
+        guess = result.model.eval()(x).argmax(1)
+    assert float((guess == (y + 1) % 10).float().mean()) > 0.5 > float((guess == y).float().mean())
+
+
+def test_cli_refuses_a_teacher_that_does_not_fit_the_data(trained, tmp_path, capsys):
+    _, _, weights = trained
+    wrong = tmp_path / "resnet20.pt"
+    save_checkpoint(wrong, {"arch": "resnet20", "num_classes": 10, "in_channels": 3,
+                            "state_dict": build_model("resnet20").state_dict()})
+    base = ["prune", "--weights", str(weights), "--target", "2", "--no-progress", "--out", str(tmp_path / "run")]
+    assert main(base + ["--teacher", str(wrong)]) == 2
+    assert "the teacher does not take [1, 8, 8] images" in capsys.readouterr().err
+    assert main(base + ["--teacher", str(weights), "--no-distill"]) == 2
+    assert "--teacher has nothing to do with distillation off" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

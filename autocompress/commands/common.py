@@ -21,7 +21,7 @@ from compress.run_folder import (CONFIG_FILE, INPUTS_FILE, clear_resume_state, c
                                  recorded_config, resume_state)
 from compress.precision import PRECISIONS
 from compress.progress import note
-from compress.train import TrainConfig
+from compress.train import TrainConfig, check_teacher
 
 from .argtypes import (COUNT, FRACTION, NON_NEGATIVE, NUMBER, POSITIVE, POSITIVE_INT, WEIGHT,
                        torch_device)
@@ -155,6 +155,27 @@ def pruning_budget(args: argparse.Namespace) -> PruneBudget:
                        eval_limit=args.eval_limit, align=args.align_widths)
 
 
+def add_teacher_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", metavar="CHECKPOINT",
+                        help="distil from this trained model instead of the dense input model, e.g. a larger "
+                             "network trained on the same data (a checkpoint of ours, or a plain state_dict with "
+                             "--teacher-model)")
+    parser.add_argument("--teacher-model", choices=sorted(MODELS), help="the teacher's architecture, when its "
+                        "checkpoint does not name one")
+
+
+def load_teacher(args: argparse.Namespace, splits: Splits) -> nn.Module | None:
+    """The ``--teacher`` model, checked to give one logit per class of ``splits``; None without the flag."""
+    if args.teacher is None:
+        return None
+    if args.no_distill or args.distill_weight == 0:
+        raise ValueError("--teacher has nothing to do with distillation off; drop --teacher or --no-distill "
+                         "(or give --distill-weight above 0)")
+    teacher, _ = restore_model(args.teacher, args.teacher_model, splits.num_classes, splits.input_shape[0])
+    check_teacher(teacher, splits.input_shape, splits.num_classes)
+    return teacher
+
+
 def load_splits(args: argparse.Namespace) -> Splits:
     """The data the flags name; in a data-parallel run rank 0 loads first (it fills the decoding cache)."""
     with main_first():
@@ -216,9 +237,11 @@ def _resumable(args: argparse.Namespace, out: Path, config: dict[str, Any], inpu
 
 
 def run_inputs(args: argparse.Namespace, splits: Splits) -> dict[str, Any]:
-    """What a run was fed: the model, the data, the starting weights, the validation share and the seed."""
-    return {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
-            "seed": args.seed}
+    """What a run was fed: the model, the data, the starting weights, the validation share, the seed and the
+    teacher when one was given."""
+    inputs = {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
+              "seed": args.seed}
+    return {**inputs, "teacher": args.teacher} if getattr(args, "teacher", None) else inputs
 
 
 def print_json(obj: object) -> None:

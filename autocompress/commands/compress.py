@@ -6,8 +6,8 @@ import argparse
 from compress.search import CompressConfig, autocompress
 
 from .argtypes import POSITIVE_INT
-from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, load_model, load_splits, open_run,
-                     out_folder, print_json, pruning_budget, run_inputs)
+from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_teacher_args, load_model,
+                     load_splits, load_teacher, open_run, out_folder, print_json, pruning_budget, run_inputs)
 from .search import (add_latency_check_args, add_search_args, final_target, latency_checks, latency_target,
                      quick_config, search_config)
 
@@ -22,13 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=POSITIVE_INT, default=defaults.rounds,
                         help="rounds; targets grow geometrically")
     add_pruning_budget_args(parser)
+    add_teacher_args(parser)
     add_latency_check_args(parser, defaults)
     add_run_args(parser, "compress")
 
 
 def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
-    model = load_model(args, splits).eval()
+    model, teacher = load_model(args, splits).eval(), load_teacher(args, splits)
     out, objective = out_folder(args.out or f"runs/compress-{args.model}"), None
     if args.target_latency:
         objective, factor = latency_target(args, model, splits.input_shape, out / "latency")
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
                             quick_eval=quick_config(args), budget=pruning_budget(args), **latency_checks(args))
     resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
-    report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model)
+    report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model,
+                          teacher=teacher)
     if args.json:
         print_json(report.to_json())
         return 0

@@ -9,8 +9,8 @@ from compress.pruning.api import METHODS, PruneConfig, prune
 from compress.pruning.plan import LayerRate
 
 from .argtypes import FACTOR, FRACTION
-from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_scheme_arg, load_model,
-                     load_splits, open_run, print_json, pruning_budget, run_inputs)
+from .common import (add_model_data_args, add_pruning_budget_args, add_run_args, add_scheme_arg, add_teacher_args,
+                     load_model, load_splits, load_teacher, open_run, print_json, pruning_budget, run_inputs)
 
 HELP = ("Prune a trained model (ADMM or one-shot magnitude, then masked retraining), purify and compact it; "
         "writes model.pt (compacted), model.onnx, structure.json, report.json and report.md.")
@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                         "{filter, column, weight}}; residual groups take their smallest filter rate")
     parser.add_argument("--target", type=FACTOR, help="compression target (e.g. 4): picks the uniform rate")
     add_pruning_budget_args(parser)
+    add_teacher_args(parser)
     parser.add_argument("--no-export", action="store_true", help="skip model.onnx and structure.json")
     add_run_args(parser, "prune")
 
@@ -65,10 +66,10 @@ def config_from_args(args: argparse.Namespace) -> PruneConfig:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     splits = load_splits(args)
-    model = load_model(args, splits)
+    model, teacher = load_model(args, splits), load_teacher(args, splits)
     out = Path(args.out or f"runs/prune-{args.model}")
     resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
-    result = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume)
+    result = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume, teacher=teacher)
     if args.json:
         print_json(result.to_json())
     else:

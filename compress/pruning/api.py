@@ -92,11 +92,11 @@ class PruneResult:
 
 
 def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | None = None,
-          run_dir: str | Path | None = None, resume: bool = False) -> PruneResult:
+          run_dir: str | Path | None = None, resume: bool = False, teacher: nn.Module | None = None) -> PruneResult:
     """Prune a copy of ``model`` (trained weights; not changed); the result holds the compacted, retrained model.
 
-    The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from a
-    copy of the input model. With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``,
+    The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from
+    ``teacher`` (default: a copy of the input model). With ``run_dir``, each training phase checkpoints every epoch (``admm/last.pt``,
     ``retrain/last.pt``) and ``resume=True`` continues a killed run; ``config.json`` records the config, and the
     results land in ``model.pt``, ``model.onnx``, ``structure.json``, ``report.json`` and ``report.md``.
     """
@@ -110,7 +110,7 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
     rates, projected = resolve_rates(work, structure, config)
     budget = replace(config.budget, admm_epochs=0) if config.method == "magnitude" else config.budget
     pruned = prune_sequence(work, splits, structure, config.scheme, rates, budget, run_dir, resume,
-                            teacher=copy.deepcopy(dense))
+                            teacher=copy.deepcopy(dense if teacher is None else teacher))
     small = pruned.model.cpu()
     result = PruneResult(small, pruned.record, config, arch, splits.source, rates, projected, pruned.accuracy,
                          compression_stats(dense, small, splits.input_shape), pruned.admm, pruned.purification,

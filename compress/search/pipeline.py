@@ -58,8 +58,10 @@ def _aim(kind: str, factor: float, rounds: list[RoundResult]) -> float:
 def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: str | Path | None = None,
                  resume: bool = False, callback: Callable[[dict], None] | None = None,
                  latency: LatencyObjective | ModuleLatencyFn | None = None,
-                 arch: str | None = None) -> CompressReport:
+                 arch: str | None = None, teacher: nn.Module | None = None) -> CompressReport:
     """Compress ``model`` (trained weights; not changed) in rounds; the report holds the compacted model.
+
+    Every round distils from ``teacher`` (default: the dense input model).
 
     ``latency`` (a :class:`LatencyObjective`, or a bare model -> cost predictor) is needed for ``target_latency``;
     with it every round reports predicted (and measured) cost. ``arch`` (registry name) goes into ``model.pt`` so
@@ -67,7 +69,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     """
     if out is None:
         with tempfile.TemporaryDirectory(prefix="autocompress-") as tmp:
-            return autocompress(model, splits, config, tmp, False, callback, latency, arch)
+            return autocompress(model, splits, config, tmp, False, callback, latency, arch, teacher)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -81,7 +83,8 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             raise ValueError("target_latency needs a latency callable (model -> time)")
         reference = objective.predict(copy.deepcopy(dense).to(config.budget.train.device))
     record_config(out, config.to_dict())
-    context = RunContext(splits, config, dense_counts, copy.deepcopy(dense), objective, resume, callback)
+    teacher = copy.deepcopy(dense if teacher is None else teacher)
+    context = RunContext(splits, config, dense_counts, teacher, objective, resume, callback)
     current, record, rounds = dense, {}, []
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"

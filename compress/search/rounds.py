@@ -47,7 +47,7 @@ class RunContext:
     splits: Splits
     config: CompressConfig
     dense: ModelCount  # the original model's counts: every factor is against it
-    teacher: nn.Module | None = None  # the original dense model, distilled from in both training phases
+    teacher: nn.Module | None = None  # distilled from in both training phases (the original dense model by default)
     latency: LatencyObjective | None = None
     resume: bool = False
     callback: Callback | None = None
