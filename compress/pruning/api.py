@@ -98,7 +98,8 @@ def prune(model: nn.Module, splits: Splits, config: PruneConfig, arch: str | Non
     The sequence is ``sequence.prune_sequence`` (the one every ``compress`` round runs too), distilled from
     ``teacher`` (default: a copy of the input model). With ``run_dir``, each training phase checkpoints every
     epoch (``admm/last.pt``, ``retrain/last.pt``) and ``resume=True`` continues a killed run; ``config.json``
-    records the config, and the results land in ``model.pt``, ``model.onnx``, ``structure.json``, ``report.json`` and ``report.md``.
+    records the config, and the results land in ``model.pt``, ``model.onnx``, ``structure.json``, ``report.json``
+    and ``report.md``.
     """
     t0 = time.time()
     run_dir = Path(run_dir) if run_dir else None
