@@ -46,10 +46,10 @@ from compress.counting import count_model  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.precision import resolve  # noqa: E402
 from compress.pruning import SCHEMES, PruneBudget  # noqa: E402
-from compress.restore import restore_model  # noqa: E402
+from compress.restore import restore_model, restore_teacher  # noqa: E402
 from compress.search import CompressConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
-from compress.train import Distillation, TrainConfig, check_teacher, split_accuracy, train  # noqa: E402
+from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
 
 ROWS = RESULTS / "accuracy"  # one file per run; the summary is RESULTS/accuracy.{json,md}
 METHODS = ("searched", "sensitivity", "size", "uniform", "magnitude", "torch-pruning")
@@ -175,7 +175,7 @@ def run_torch_pruning(model, splits, arch: str, args, folder: Path, teacher) -> 
         if (macs0 / macs if kind == "macs" else params0 / params) >= float(factor):
             break
         pruner.step()
-    distill = None if args.no_distill else Distillation(dense if teacher is None else teacher.eval())
+    distill = None if args.no_distill else Distillation(dense if teacher is None else teacher)
     history = train(model, splits, TrainConfig(**{**train_config(args).__dict__,
                                                   "epochs": args.admm_epochs + args.retrain_epochs}),
                     run_dir=folder / "finetune", resume=True, distill=distill, stream="torch-pruning")
@@ -243,8 +243,7 @@ def load_teacher(args, splits):
         return None
     if args.no_distill:
         raise SystemExit("--teacher and --no-distill contradict each other; drop one")
-    teacher, args.teacher_arch = restore_model(args.teacher, None, splits.num_classes, splits.input_shape[0])
-    check_teacher(teacher, splits.input_shape, splits.num_classes)
+    teacher, args.teacher_arch = restore_teacher(args.teacher, None, splits.input_shape, splits.num_classes)
     return teacher
 
 

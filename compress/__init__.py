@@ -11,6 +11,7 @@ from .data import load_data
 from .models import build_model
 from .pruning.api import PruneConfig, PruneResult, prune
 from .pruning.sequence import PruneBudget
-from .restore import restore_model
+from .restore import restore_model, restore_teacher
 
-__all__ = ["PruneBudget", "PruneConfig", "PruneResult", "build_model", "load_data", "prune", "restore_model"]
+__all__ = ["PruneBudget", "PruneConfig", "PruneResult", "build_model", "load_data", "prune", "restore_model",
+           "restore_teacher"]

@@ -87,19 +87,6 @@ class Distillation:
         return (1.0 - self.weight) * hard + self.weight * self.temperature ** 2 * soft
 
 
-def check_teacher(teacher: nn.Module, input_shape: tuple[int, ...], num_classes: int) -> None:
-    """Refuse a teacher whose logits cannot be distilled into a model of ``num_classes`` classes on these inputs."""
-    try:
-        with torch.no_grad():
-            shape = tuple(teacher.eval()(torch.zeros(2, *input_shape)).shape)
-    except RuntimeError as err:
-        raise ValueError(f"the teacher does not take {list(input_shape)} images ({str(err).splitlines()[0]}); "
-                         "distil from a model trained on this data") from None
-    if shape != (2, num_classes):
-        raise ValueError(f"the teacher gives {list(shape[1:])} outputs per image, not this data's {num_classes} "
-                         "classes; distil from a model trained on this data")
-
-
 class TrainHooks:
     """No-op hooks the loop calls; pruning methods override what they need."""
 

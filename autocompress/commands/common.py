@@ -16,12 +16,12 @@ from compress.models import MODELS
 from compress.pruning.admm import AdmmConfig
 from compress.pruning.projection import SCHEMES
 from compress.pruning.sequence import PruneBudget
-from compress.restore import restore_model
+from compress.restore import restore_model, restore_teacher
 from compress.run_folder import (CONFIG_FILE, INPUTS_FILE, clear_resume_state, config_changes, record_config,
                                  recorded_config, resume_state)
 from compress.precision import PRECISIONS
 from compress.progress import note
-from compress.train import TrainConfig, check_teacher
+from compress.train import TrainConfig
 
 from .argtypes import (COUNT, FRACTION, NON_NEGATIVE, NUMBER, POSITIVE, POSITIVE_INT, WEIGHT,
                        torch_device)
@@ -171,9 +171,7 @@ def load_teacher(args: argparse.Namespace, splits: Splits) -> nn.Module | None:
     if args.no_distill or args.distill_weight == 0:
         raise ValueError("--teacher has nothing to do with distillation off; drop --teacher or --no-distill "
                          "(or give --distill-weight above 0)")
-    teacher, _ = restore_model(args.teacher, args.teacher_model, splits.num_classes, splits.input_shape[0])
-    check_teacher(teacher, splits.input_shape, splits.num_classes)
-    return teacher
+    return restore_teacher(args.teacher, args.teacher_model, splits.input_shape, splits.num_classes)[0]
 
 
 def load_splits(args: argparse.Namespace) -> Splits:
@@ -236,12 +234,12 @@ def _resumable(args: argparse.Namespace, out: Path, config: dict[str, Any], inpu
     return True
 
 
-def run_inputs(args: argparse.Namespace, splits: Splits) -> dict[str, Any]:
+def run_inputs(args: argparse.Namespace, splits: Splits, teacher: str | None = None) -> dict[str, Any]:
     """What a run was fed: the model, the data, the starting weights, the validation share, the seed and the
-    teacher when one was given."""
+    ``teacher``'s path when one was given."""
     inputs = {"model": args.model, "data": splits.source, "weights": args.weights, "val_fraction": args.val_fraction,
               "seed": args.seed}
-    return {**inputs, "teacher": args.teacher} if getattr(args, "teacher", None) else inputs
+    return {**inputs, "teacher": teacher} if teacher else inputs
 
 
 def print_json(obj: object) -> None:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     targets = {f"target_{k}": factor if kind == k else None for k in ("rate", "macs", "latency")}
     config = CompressConfig(**targets, rounds=args.rounds, scheme=args.scheme, search=search_config(args),
                             quick_eval=quick_config(args), budget=pruning_budget(args), **latency_checks(args))
-    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
+    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits, args.teacher))
     report = autocompress(model, splits, config, out=out, resume=resume, latency=objective, arch=args.model,
                           teacher=teacher)
     if args.json:

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     splits = load_splits(args)
     model, teacher = load_model(args, splits), load_teacher(args, splits)
     out = Path(args.out or f"runs/prune-{args.model}")
-    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits))
+    resume = open_run(args, out, config.to_dict(), run_inputs(args, splits, args.teacher))
     result = prune(model, splits, config, arch=args.model, run_dir=out, resume=resume, teacher=teacher)
     if args.json:
         print_json(result.to_json())
