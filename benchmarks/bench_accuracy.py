@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import json
 import sys
 import time
@@ -274,7 +275,7 @@ def plot_budget(rows: list[dict], path: Path) -> None:
                 100 * (r["test_accuracy"] - r["dense_accuracy"]))
     targets = sorted({t for t, _ in series})
     colours = dict(zip(targets, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    markers = dict(zip(sorted({m for _, m in series}), "osD^vP*X"))
+    markers = dict(zip(sorted({m for _, m in series}), itertools.cycle("osD^vP*Xhp<>")))  # more labels than markers
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for (target, method), points in sorted(series.items()):
         epochs = sorted(points)
