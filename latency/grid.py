@@ -6,10 +6,11 @@ Each conv takes every (filter keep, column keep) pair of ``steps`` in one of ``l
 first dense, the others in an order of its own (``latency.variants.design_rates``); whole filters and columns
 are zeroed by magnitude and the model is compacted. Each build measures every layer at once. Builds are timed in
 rounds, one process each per round, keeping each build's fastest: on a shared machine a slow spell then costs a
-build one sample, not all. Then a few random off-grid models calibrate the fitted table (its ``scale``: their
-measured / predicted cost) and check it, each predicted with the scale of the others; the errors are stored in
-it. Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each variant recording the
-device that measured it.
+build one sample, not all. Then a few random off-grid models choose the cache the weights compete for
+(``LatencyTable.fit_cache``), calibrate the fitted table (its ``scale``: their measured / predicted cost) and check
+it, each predicted with the scale of the others; the errors are stored in it (having chosen the cache, they are
+not fully held out). Several phones of one model (``adb:S1,adb:S2``) measure the builds side by side, each
+variant recording the device that measured it.
 
 >>> table = build_table("resnet20", "host")
 >>> table.accuracy["validation"]["max_rel_error"]
@@ -63,8 +64,9 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
     seed : int
         Seed of the model's weights and BatchNorm calibration, of the builds' order and of the checks.
     checks : int
-        Random off-grid models (rates in [0, 0.75) per conv) measured after the fit to calibrate the table's
-        ``scale`` and validate it (leave-one-out); 0 skips both (scale 1).
+        Random off-grid models (rates in [0, 0.75) per conv) measured after the builds to choose the table's
+        cache, calibrate its ``scale`` and validate it (leave-one-out); 0 skips all three (the cache chosen by
+        the builds' leave-one-out, scale 1).
 
     Returns
     -------
@@ -87,11 +89,12 @@ def build_table(arch: str, device_spec: str, steps=DEFAULT_STEPS, threads: int =
         root = Path(workdir) if workdir is not None else Path(tmp)
         table.variants = _measure_builds(table, design_rates(model, shape, steps, rng), model, devices, root,
                                          threads, runs, progress)
-    table.cache_bytes = table.fit_cache()
+    models = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(checks)]
+    measured = measure_models(table, models, runs, workdir) if models else []
+    table.cache_bytes = table.fit_cache(models, measured)
     table.accuracy["grid_leave_one_out"] = table.leave_one_out()
-    if checks:
-        models = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(checks)]
-        table.calibrate(models, measure_models(table, models, runs, workdir))
+    if models:
+        table.calibrate(models, measured)
     table.build_seconds = round(time.perf_counter() - start, 1)
     return table
 

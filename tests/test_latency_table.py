@@ -15,7 +15,8 @@ from compress.search import CostModel
 from latency import (INSTRUCTIONS, LatencyTable, build_table, device_fingerprint, load_or_build, load_table,
                      save_table, table_path, validate_table)
 from latency.fingerprint import cpuinfo
-from latency.predictor import miss_fraction
+from latency.grid import _dense_layers
+from latency.predictor import kept_weights, miss_fraction
 from latency.table import CACHE_SHARES
 from latency.variants import calibrated_model, compacted, design_rates, grid_rates, masked, random_rates
 from runtime import get_device
@@ -104,6 +105,38 @@ def test_the_cache_the_weights_compete_for_is_fitted():
     assert table.leave_one_out(16 << 10)["max_rel_error"] < 1e-3 < table.leave_one_out(math.inf)["max_rel_error"]
     table.fingerprint["caches"] = {}
     assert table.fit_cache() is None  # a device that does not tell its caches: never spills
+
+
+def test_off_grid_checks_choose_the_cache():
+    """small_cnn with synthetic costs whose weights beyond a quarter of a 128 KB cache stream at 3x the in-cache
+    cost: random off-grid models (their costs from the same law) choose that share and are then predicted
+    exactly, where "never spills" errs on them."""
+    model, shape = calibrated_model("small_cnn")
+    layers = [{**layer, "block": 6} for layer in _dense_layers(model, shape)]
+    law = lambda kept: sum(k.rows * k.taps / (m["dense_rows"] * m["dense_taps"]) for k, m in zip(kept, layers)) * (
+        1 + 3 * float(miss_fraction(kept_weights(kept), 32 << 10)))
+    rng = np.random.default_rng(0)
+    table = LatencyTable("small_cnn", "host", {"unit": "ms", "caches": {"L2": 16 << 10, "L3": 128 << 10}}, STEPS,
+                         shape, layers)
+    builds = [compacted(model, shape, random_rates(model, shape, rng, high=0.9)) for _ in range(24)]
+    table.variants = [_synthetic_variant(table.kept(b), layers, law) for b in builds]
+    checks = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(4)]
+    measured = [law(table.kept(c)) for c in checks]
+    assert table.fit_cache(checks, measured) == 32 << 10
+    table.cache_bytes = 32 << 10
+    assert np.allclose([table.predict(c, shape) for c in checks], measured, rtol=1e-3)
+    table.cache_bytes = None
+    assert not np.allclose([LatencyTable.from_dict(table.to_dict()).predict(c, shape) for c in checks], measured,
+                           rtol=1e-2)
+
+
+def _synthetic_variant(kept, layers, law) -> dict:
+    """A build whose layers cost their share of ``law`` (and nothing else)."""
+    whole = law(kept)
+    weights = [k.rows * k.taps / (m["dense_rows"] * m["dense_taps"]) for k, m in zip(kept, layers)]
+    return {"layers": [{"rows": k.rows, "taps": k.taps, "channels": k.channels, "cost": whole * w / sum(weights)}
+                       for k, w in zip(kept, weights)], "volume": 0, "other_kernels": 0.0, "overhead": 0.0,
+            "whole": whole}
 
 
 @pytest.mark.slow
