@@ -117,11 +117,12 @@ class LatencyTable:
         the smallest error, if it beats "never" by ``SPILL_GAIN``: the error of predicting ``models`` (random
         off-grid models, as users prune) against their ``measured`` costs when given, else the builds'
         leave-one-out error. The off-grid models judge better: among the builds only the dense one holds most of
-        the weights (VGG-16: 56 MB, the others 7-17 MB), so leave-one-out is that one build's error; choosing by
-        the builds cut VGG-16's worst off-grid error to 17.8% on this project's AVX-512 host, choosing by 4
-        off-grid models to 11.5% (ResNet-18: 1.6% -> 4.9%, within its goal; refitting the measurements of
-        ``benchmarks/results/latency/latency_table_avx512.json``). None for instruction counts, which no cache
-        changes, and for devices that do not tell their caches."""
+        the weights (VGG-16: 56 MB, the others 7-17 MB), so leave-one-out is mostly that one build's error. On
+        this project's AVX-512 host, VGG-16's worst off-grid error was 17.8% with the cache chosen by the builds;
+        refitting the same measurements with the cache chosen by 4 off-grid models gave 11.5%, and a new run 7.9%
+        (ResNet-18: 1.6%, then 4.9% and 8.5%, within its goal; ``benchmarks/results/latency/
+        latency_table_avx512.md``). None for instruction counts, which no cache changes, and for devices that do
+        not tell their caches."""
         caches = self.fingerprint.get("caches") or {}
         if self.unit == INSTRUCTIONS or not caches:
             return None
