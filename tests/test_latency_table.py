@@ -113,29 +113,25 @@ def test_off_grid_checks_choose_the_cache():
     exactly, where "never spills" errs on them."""
     model, shape = calibrated_model("small_cnn")
     layers = [{**layer, "block": 6} for layer in _dense_layers(model, shape)]
-    law = lambda kept: sum(k.rows * k.taps / (m["dense_rows"] * m["dense_taps"]) for k, m in zip(kept, layers)) * (
-        1 + 3 * float(miss_fraction(kept_weights(kept), 32 << 10)))
+    shares = lambda kept: [k.rows * k.taps / (m["dense_rows"] * m["dense_taps"]) for k, m in zip(kept, layers)]
+    law = lambda kept: sum(shares(kept)) * (1 + 3 * float(miss_fraction(kept_weights(kept), 32 << 10)))
     rng = np.random.default_rng(0)
     table = LatencyTable("small_cnn", "host", {"unit": "ms", "caches": {"L2": 16 << 10, "L3": 128 << 10}}, STEPS,
                          shape, layers)
-    builds = [compacted(model, shape, random_rates(model, shape, rng, high=0.9)) for _ in range(24)]
-    table.variants = [_synthetic_variant(table.kept(b), layers, law) for b in builds]
+    builds = [table.kept(compacted(model, shape, random_rates(model, shape, rng, high=0.9))) for _ in range(24)]
+    table.variants = [_synthetic_variant(kept, shares(kept), law(kept)) for kept in builds]
     checks = [compacted(model, shape, random_rates(model, shape, rng)) for _ in range(4)]
     measured = [law(table.kept(c)) for c in checks]
     assert table.fit_cache(checks, measured) == 32 << 10
-    table.cache_bytes = 32 << 10
-    assert np.allclose([table.predict(c, shape) for c in checks], measured, rtol=1e-3)
-    table.cache_bytes = None
-    assert not np.allclose([LatencyTable.from_dict(table.to_dict()).predict(c, shape) for c in checks], measured,
-                           rtol=1e-2)
+    with_cache = lambda cache: LatencyTable.from_dict({**table.to_dict(), "cache_bytes": cache})
+    assert np.allclose([with_cache(32 << 10).predict(c, shape) for c in checks], measured, rtol=1e-3)
+    assert not np.allclose([with_cache(None).predict(c, shape) for c in checks], measured, rtol=1e-2)
 
 
-def _synthetic_variant(kept, layers, law) -> dict:
-    """A build whose layers cost their share of ``law`` (and nothing else)."""
-    whole = law(kept)
-    weights = [k.rows * k.taps / (m["dense_rows"] * m["dense_taps"]) for k, m in zip(kept, layers)]
-    return {"layers": [{"rows": k.rows, "taps": k.taps, "channels": k.channels, "cost": whole * w / sum(weights)}
-                       for k, w in zip(kept, weights)], "volume": 0, "other_kernels": 0.0, "overhead": 0.0,
+def _synthetic_variant(kept, shares: list[float], whole: float) -> dict:
+    """A build whose layers cost their ``shares`` of ``whole`` (and nothing else)."""
+    return {"layers": [{"rows": k.rows, "taps": k.taps, "channels": k.channels, "cost": whole * w / sum(shares)}
+                       for k, w in zip(kept, shares)], "volume": 0, "other_kernels": 0.0, "overhead": 0.0,
             "whole": whole}
 
 
