@@ -108,8 +108,10 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
         objective, table, factor = _latency_target(config, arch, dense, splits, out)
         compress = replace(compress, target_rate=None, target_macs=None, target_latency=factor)
     step(2, 5, f"compress to {compress.final_target()} in {compress.rounds} round(s)")
+    t_compress = time.time()
     compressed = autocompress(dense, splits, compress, out=out / "compress", resume=resume, latency=objective,
                               arch=arch)
+    earlier = compressed.seconds - (time.time() - t_compress)  # rounds finished by an earlier call (resume)
     small, summary = compressed.model, compressed.to_json()
     step(3, 5, f"compile dense and compressed models for {config.target}, bench on {config.device}")
     bench = compile_and_bench({"dense": dense, "compressed": small}, config, splits.input_shape, out)
@@ -123,7 +125,7 @@ def run_pipeline(config: RunConfig, out: str | Path, resume: bool = False) -> di
                   "binary": bench["compressed"]["binary"]},
         "layer_cost_unit": "emulated AArch64 instructions" if bench["compressed"]["emulated"] else "ms",
         "predicted_layer_cost": table.predict_layers(small, (1, *splits.input_shape)) if table else None,
-        "seconds": time.time() - t0,
+        "seconds": time.time() - t0 + earlier,
     }
     write_json(out / "report.json", report)
     write_report(report, out)

@@ -97,6 +97,7 @@ def test_resume_after_a_kill_mid_pipeline_gives_the_same_result(trained, uninter
     if kill["phase"] == "search":  # the search replays its log: no step before the kill is evaluated again
         assert [e["cached"] for e in seen if e["phase"] == "search"][:3] == [False] * 3
     assert [r.rates for r in again.rounds] == [r.rates for r in report.rounds]
+    assert again.seconds >= sum(r.seconds["total_wall"] for r in again.rounds)  # loaded rounds keep their time
     for a, b in zip(again.model.state_dict().values(), report.model.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6)
     assert again.stats == report.stats

@@ -85,13 +85,14 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
     record_config(out, config.to_dict())
     teacher = copy.deepcopy(dense if teacher is None else teacher)
     context = RunContext(splits, config, dense_counts, teacher, objective, resume, callback)
-    current, record, rounds = dense, {}, []
+    current, record, rounds, earlier = dense, {}, [], 0.0
     for index, factor in enumerate(round_targets(final, config.rounds), 1):
         run_dir = out / f"round-{index}"
         target = Target(kind, _aim(kind, factor, rounds), config.tolerance, float(reference))
         goal = reference / factor if kind == "latency" else None
         if resume and (run_dir / "round.json").is_file():
             small, step_record, result = load_round(current, run_dir)
+            earlier += result.seconds["total_wall"]  # a round finished by an earlier call keeps its time
         else:
             small, step_record, result = run_round(index, current, target, run_dir, context, goal)
         current, record = small.cpu().eval(), compose_records(record, step_record)
@@ -99,7 +100,7 @@ def autocompress(model: nn.Module, splits: Splits, config: CompressConfig, out: 
             result = replace(result, latency=objective.report(current, goal))
             write_json(run_dir / "round.json", result.to_json())
         rounds.append(result)
-    report = CompressReport(current, record, config, arch, splits.source, tuple(rounds), time.time() - t0)
+    report = CompressReport(current, record, config, arch, splits.source, tuple(rounds), time.time() - t0 + earlier)
     meta = {"arch": arch, "num_classes": splits.num_classes, "in_channels": splits.input_shape[0]}
     save_checkpoint(out / "model.pt", {**meta, "state_dict": current.state_dict(), "structure": record,
                                        "metrics": report.accuracy, "config": config.to_dict()})

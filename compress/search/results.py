@@ -58,7 +58,7 @@ class CompressReport:
     arch: str | None  # registry name, or None for a model outside the registry
     data: str  # the data source
     rounds: tuple[RoundResult, ...]
-    seconds: float
+    seconds: float  # wall time, counting the rounds that earlier calls finished (loaded on resume)
 
     @property
     def target(self) -> tuple[str, float]:
