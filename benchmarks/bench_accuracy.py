@@ -47,6 +47,7 @@ from compress.counting import count_model  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.precision import resolve  # noqa: E402
 from compress.pruning import SCHEMES, PruneBudget  # noqa: E402
+from compress.pruning.admm import AdmmConfig  # noqa: E402
 from compress.restore import restore_model, restore_teacher  # noqa: E402
 from compress.search import CompressConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
@@ -75,6 +76,9 @@ def parser() -> argparse.ArgumentParser:
                    help="rounds of our pipeline, the ADMM and retraining epochs shared out equally over them")
     p.add_argument("--train-limit", type=int, default=None, help="images per epoch (default: the whole split)")
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--admm-stall", type=int, default=0,
+                   help="end ADMM after this many updates stalled at the largest rho (0: never; see --admm-stall of "
+                        "autocompress prune)")
     p.add_argument("--candidates", type=int, default=60, help="search candidates (method searched)")
     p.add_argument("--no-distill", action="store_true")
     p.add_argument("--teacher", help="distil from this checkpoint of ours (e.g. a larger model) instead of --weights")
@@ -94,7 +98,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # settings that name a run apart from the default budget, and their short names
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd", "precision": "prec", "scheme": "", "rounds": "rounds"}
+            "no_distill": "nokd", "precision": "prec", "scheme": "", "rounds": "rounds", "admm_stall": "stall"}
 
 
 def variant(args) -> str:
@@ -114,6 +118,7 @@ def budget(args) -> dict:
             "precision": resolve(args.device, args.precision), "seed": args.seed,
             **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme}),  # old folders lack the defaults
             **({} if args.rounds == 1 else {"rounds": args.rounds}),
+            **({"admm_stall": args.admm_stall} if args.admm_stall else {}),
             **({"teacher": str(Path(args.teacher).expanduser())} if args.teacher else {})}
 
 
@@ -141,7 +146,8 @@ def run_ours(model, splits, arch: str, args, folder: Path, teacher) -> tuple[tor
     admm, retrain = args.admm_epochs // args.rounds, args.retrain_epochs // args.rounds  # per round
     prune_budget = PruneBudget(admm_epochs=0 if magnitude else admm,
                                retrain_epochs=retrain + (admm if magnitude else 0), train=train_config(args),
-                               distill_weight=0.0 if args.no_distill else 0.5)
+                               distill_weight=0.0 if args.no_distill else 0.5,
+                               admm=AdmmConfig(stall=args.admm_stall))
     config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=args.rounds, budget=prune_budget,
                             scheme=args.scheme, search=SearchConfig(candidates=args.candidates, seed=args.seed,
                                                                     progress=False,
@@ -319,8 +325,10 @@ def summarize() -> None:
         admm = r.get("admm")
         moved = (admm or {}).get("moved_epochs", 0)
         if moved:
-            epochs += f" (ADMM ended after {b['admm_epochs'] - moved}: {b['retrain_epochs'] + moved} retrain)"
+            how = "stalled" if admm.get("stalled") else "ended"
+            epochs += f" (ADMM {how} after {b['admm_epochs'] - moved}: {b['retrain_epochs'] + moved} retrain)"
         epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
+        epochs += f", ADMM stall {b['admm_stall']}" if b.get("admm_stall") else ""
         lines.append(
             f"| {r['model']} | {r['target']} | {_label(r)} | "
             f"{epochs}, lr {b['lr']}"

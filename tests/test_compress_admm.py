@@ -137,6 +137,18 @@ def test_admm_ends_once_two_updates_in_a_row_converged_and_a_resume_stays_ended(
     assert resumed.log == hooks.log and torch.equal(again.features[3].weight, model.features[3].weight)
 
 
+def test_admm_ends_when_it_stalls_at_the_rho_cap(digits):
+    """rho starts at its cap (one full closing per step) and the tolerance is out of reach: the residual settles,
+    and with ``stall=2`` ADMM ends after two capped updates that lower it by less than 5%; without, all epochs run."""
+    largest = rho_bounds(AdmmConfig(), CONFIG, STEPS)[1]
+    *_, stalled = admm_run(digits, AdmmConfig(rho=largest, tolerance=1e-6, stall=2), epochs=12)
+    residuals = [u["residual"] for u in stalled.log]
+    assert len(stalled.log) < 12 and stalled.finished() and stalled.summary()["stalled"], stalled.log
+    assert min(residuals[-2:]) > 0.95 * residuals[-3] and not stalled.converged()
+    *_, control = admm_run(digits, AdmmConfig(rho=largest, tolerance=1e-6), epochs=6)
+    assert len(control.log) == 6 and not control.finished()
+
+
 class Killed(AdmmHooks):
     def after_step(self, model):
         super().after_step(model)

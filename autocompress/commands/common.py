@@ -132,6 +132,9 @@ def add_pruning_budget_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--admm-early-finish", type=COUNT, default=admm.early_finish,
                         help="end ADMM once this many updates in a row have converged and retrain for its remaining "
                              "epochs (0: every ADMM epoch runs)")
+    parser.add_argument("--admm-stall", type=COUNT, default=admm.stall,
+                        help="also end ADMM after this many updates at the largest rho that lower the residual by "
+                             "less than 5%%, and retrain for its remaining epochs (default 0: never)")
     parser.add_argument("--distill-weight", type=WEIGHT, default=defaults.distill_weight,
                         help="weight of knowledge distillation from the dense model in ADMM and retraining")
     parser.add_argument("--distill-temperature", type=POSITIVE, default=defaults.distill_temperature,
@@ -147,7 +150,8 @@ def pruning_budget(args: argparse.Namespace) -> PruneBudget:
                         threads=args.threads, device=args.torch_device, precision=args.precision,
                         channels_last=args.channels_last, progress=not args.no_progress)
     admm = AdmmConfig(rho=args.rho, pull=args.admm_pull, rho_growth=args.rho_growth, tolerance=args.admm_tolerance,
-                      update_every_steps=args.update_every_steps, early_finish=args.admm_early_finish)
+                      update_every_steps=args.update_every_steps, early_finish=args.admm_early_finish,
+                      stall=args.admm_stall)
     return PruneBudget(admm_epochs=args.admm_epochs, retrain_epochs=args.retrain_epochs, train=train, admm=admm,
                        distill_weight=0.0 if args.no_distill else args.distill_weight,
                        distill_temperature=args.distill_temperature,

@@ -12,7 +12,9 @@ starts at ``pull`` (a fraction ``1 - exp(-pull)`` of the gap to Z closed per upd
 closing per step. U is the scaled dual, so it is rescaled by old/new rho when rho grows (Boyd et al. 2011,
 section 3.4.1). Each update logs the residual, rho and the fraction of the kept set that changed. Once
 ``early_finish`` updates in a row have converged, the phase ends (``finished``) and the prune sequence gives its
-remaining epochs to retraining: the same budget, spent where it still changes the model.
+remaining epochs to retraining: the same budget, spent where it still changes the model. With ``stall`` set, the
+phase also ends once rho has sat at its cap for that many updates without lowering the residual by 5%: the loss then
+holds W off Z and more ADMM epochs cannot reach the tolerance.
 Then hard pruning ``W = Proj_S(W)`` and masked retraining with ``MaskHooks`` (pruned entries stay exactly zero).
 
 >>> hooks = AdmmHooks(model, structure, "filter+column", rates, AdmmConfig(), TrainConfig(lr=0.01), steps=352)
@@ -47,12 +49,13 @@ class AdmmConfig:
     tolerance: float = 0.01  # converged: residual ||W - Z|| / ||W|| and changed share of the kept set both below
     update_every_steps: int = 0  # update Z and U every this many steps (0: after each epoch)
     early_finish: int = 2  # ADMM ends once this many updates in a row converged (0: never before its last epoch)
+    stall: int = 0  # ADMM also ends after this many updates at the rho cap without a 5% lower residual (0: never)
 
     def __post_init__(self) -> None:
         if (self.rho < 0 or self.pull <= 0 or self.rho_growth < 1 or self.tolerance <= 0
-                or self.update_every_steps < 0 or self.early_finish < 0):
+                or self.update_every_steps < 0 or self.early_finish < 0 or self.stall < 0):
             raise ValueError(f"invalid ADMM settings {self}: need rho >= 0, pull > 0, rho_growth >= 1, "
-                             "tolerance > 0, update_every_steps >= 0, early_finish >= 0")
+                             "tolerance > 0, update_every_steps >= 0, early_finish >= 0, stall >= 0")
 
 
 def describe(summary: dict | None) -> str:
@@ -62,7 +65,8 @@ def describe(summary: dict | None) -> str:
     last, moved = summary["updates"][-1], summary.get("moved_epochs", 0)
     return (f"{'yes' if summary['converged'] else 'no'}: residual {last['residual']:.4f}, kept set changed "
             f"{last['changed']:.1%} at the last of {len(summary['updates'])} updates (rho {last['rho']:.3g})"
-            + (f"; ended early, its last {moved} epochs retrained instead" if moved else ""))
+            + (f"; {'stalled at the rho cap' if summary.get('stalled') else 'ended early'}, its last {moved} epochs "
+               "retrained instead" if moved else ""))
 
 
 class MaskHooks(TrainHooks):
@@ -180,13 +184,24 @@ class AdmmHooks(TrainHooks):
         return bool(self.log) and self._within(self.log[-1])
 
     def finished(self) -> bool:
-        """The last ``config.early_finish`` updates all converged: more ADMM epochs would only hold W at Z."""
+        """The last ``config.early_finish`` updates all converged (more ADMM epochs would only hold W at Z), or
+        ADMM stalled."""
         n = self.config.early_finish
-        return 0 < n <= len(self.log) and all(self._within(u) for u in self.log[-n:])
+        return (0 < n <= len(self.log) and all(self._within(u) for u in self.log[-n:])) or self.stalled()
+
+    def stalled(self) -> bool:
+        """The last ``config.stall`` updates ran at the rho cap and none lowered the residual 5% below the one
+        before them."""
+        n = self.config.stall
+        if n == 0 or len(self.log) <= n:
+            return False
+        last, before = self.log[-n:], self.log[-n - 1]["residual"]
+        capped = all(u["rho"] >= self.rho_max * (1 - 1e-9) for u in last)
+        return capped and min(u["residual"] for u in last) > 0.95 * before
 
     def summary(self) -> dict[str, Any]:
         """What the report keeps: convergence, the rho the next update would use, the per-update log."""
-        return {"converged": self.converged(), "rho": self.rho, "updates": self.log}
+        return {"converged": self.converged(), "stalled": self.stalled(), "rho": self.rho, "updates": self.log}
 
     def loss_term(self, model: nn.Module) -> torch.Tensor | None:
         params = self._params(model)
