@@ -49,7 +49,7 @@ from compress.precision import resolve  # noqa: E402
 from compress.pruning import SCHEMES, PruneBudget  # noqa: E402
 from compress.pruning.admm import AdmmConfig  # noqa: E402
 from compress.restore import restore_model, restore_teacher  # noqa: E402
-from compress.search import CompressConfig, autocompress  # noqa: E402
+from compress.search import CompressConfig, QuickEvalConfig, autocompress  # noqa: E402
 from compress.search.annealing import SearchConfig  # noqa: E402
 from compress.train import Distillation, TrainConfig, split_accuracy, train  # noqa: E402
 
@@ -80,6 +80,8 @@ def parser() -> argparse.ArgumentParser:
                    help="end ADMM after this many updates stalled at the largest rho (0: never; see --admm-stall of "
                         "autocompress prune)")
     p.add_argument("--candidates", type=int, default=60, help="search candidates (method searched)")
+    p.add_argument("--eval-finetune-steps", type=int, default=0,
+                   help="SGD steps per candidate before its quick evaluation (method searched; 0: one-shot)")
     p.add_argument("--no-distill", action="store_true")
     p.add_argument("--teacher", help="distil from this checkpoint of ours (e.g. a larger model) instead of --weights")
     p.add_argument("--precision", default="auto")
@@ -98,7 +100,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 # settings that name a run apart from the default budget, and their short names
 VARIANTS = {"admm_epochs": "admm", "retrain_epochs": "retrain", "lr": "lr", "train_limit": "limit", "seed": "seed",
-            "no_distill": "nokd", "precision": "prec", "scheme": "", "rounds": "rounds", "admm_stall": "stall"}
+            "no_distill": "nokd", "precision": "prec", "scheme": "", "rounds": "rounds", "admm_stall": "stall",
+            "eval_finetune_steps": "evalft"}
 
 
 def variant(args) -> str:
@@ -119,6 +122,7 @@ def budget(args) -> dict:
             **({} if args.scheme == DEFAULT_SCHEME else {"scheme": args.scheme}),  # old folders lack the defaults
             **({} if args.rounds == 1 else {"rounds": args.rounds}),
             **({"admm_stall": args.admm_stall} if args.admm_stall else {}),
+            **({"eval_finetune_steps": args.eval_finetune_steps} if args.eval_finetune_steps else {}),
             **({"teacher": str(Path(args.teacher).expanduser())} if args.teacher else {})}
 
 
@@ -149,9 +153,9 @@ def run_ours(model, splits, arch: str, args, folder: Path, teacher) -> tuple[tor
                                distill_weight=0.0 if args.no_distill else 0.5,
                                admm=AdmmConfig(stall=args.admm_stall))
     config = CompressConfig(**{f"target_{kind}": float(factor)}, rounds=args.rounds, budget=prune_budget,
-                            scheme=args.scheme, search=SearchConfig(candidates=args.candidates, seed=args.seed,
-                                                                    progress=False,
-                                                                    method=SEARCH_METHODS.get(args.method, "uniform")))
+                            scheme=args.scheme, quick_eval=QuickEvalConfig(finetune_steps=args.eval_finetune_steps),
+                            search=SearchConfig(candidates=args.candidates, seed=args.seed, progress=False,
+                                                method=SEARCH_METHODS.get(args.method, "uniform")))
     report = autocompress(model, splits, config, out=folder, resume=True, arch=arch, teacher=teacher)
     r = report.rounds[-1]  # its "dense" accuracy is its starting point's, the previous round's result
     extra = {"accuracy": {**r.accuracy, "dense": report.accuracy["dense"]},
@@ -329,6 +333,7 @@ def summarize() -> None:
             epochs += f" (ADMM {how} after {b['admm_epochs'] - moved}: {b['retrain_epochs'] + moved} retrain)"
         epochs += f", {b['train_limit']:,} images per epoch" if b["train_limit"] else ""
         epochs += f", ADMM stall {b['admm_stall']}" if b.get("admm_stall") else ""
+        epochs += f", {b['eval_finetune_steps']} SGD steps per candidate" if b.get("eval_finetune_steps") else ""
         lines.append(
             f"| {r['model']} | {r['target']} | {_label(r)} | "
             f"{epochs}, lr {b['lr']}"

@@ -133,6 +133,25 @@ def test_quick_eval_scores_the_projected_recalibrated_model_on_validation_only(t
     assert torch.equal(model.features[0].weight, trained[0].features[0].weight)  # the model is untouched
 
 
+def test_quick_eval_finetune_steps_train_the_pruned_copy_and_keep_its_zeros(trained):
+    """With ``finetune_steps`` the projected copy takes SGD steps first: its loss falls below the one-shot loss of
+    the same action, the pruned entries stay zero, the model is untouched and a second evaluator agrees."""
+    model, splits = trained
+    tuned_config = replace(QUICK, finetune_steps=8, finetune_lr=0.02)
+    one_shot = prepare(model, splits, Target("rate", 4.0), FAST, "filter+column", QUICK)
+    action = one_shot.space.action(np.full(len(one_shot.space.knobs), 0.6))
+    tuned = [prepare(model, splits, Target("rate", 4.0), FAST, "filter+column", tuned_config).evaluator
+             for _ in range(2)]
+    first = tuned[0](action)
+    assert first.loss < one_shot.evaluator(action).loss, (first, one_shot.evaluator(action))
+    assert tuned[1](action).loss == pytest.approx(first.loss, rel=1e-5)
+    masks = project_masks(one_shot.structure, layer_weights(model), "filter+column", action.layer_rates())
+    work = tuned[0].project(action)
+    assert all(bool((p[~m] == 0).all()) for layer, params in masks.layers.items()
+               for p, m in ((getattr(work.get_submodule(layer), n), m) for n, m in params.items()))
+    assert torch.equal(model.features[0].weight, trained[0].features[0].weight)
+
+
 def test_resume_after_a_kill_mid_search_continues_and_matches(trained, tmp_path):
     model, splits = trained
     target, config = Target("rate", 3.0), replace(FAST, candidates=10)

@@ -58,6 +58,9 @@ def add_search_args(parser: argparse.ArgumentParser, required: bool = True, devi
     parser.add_argument("--val-images", type=POSITIVE_INT, default=q.val_images, help="validation images per candidate")
     parser.add_argument("--recal-batches", type=COUNT, default=q.recalibrate_batches,
                         help="training batches for BatchNorm recalibration per candidate (0: off)")
+    parser.add_argument("--eval-finetune-steps", type=COUNT, default=q.finetune_steps,
+                        help="SGD steps on fixed training batches before each candidate is scored (default 0: "
+                             "one-shot; at high rates one-shot scores are near chance)")
 
 
 def add_latency_check_args(parser: argparse.ArgumentParser, defaults: CompressConfig) -> None:
@@ -82,7 +85,8 @@ def search_config(args: argparse.Namespace) -> SearchConfig:
 
 
 def quick_config(args: argparse.Namespace) -> QuickEvalConfig:
-    return QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches)
+    return QuickEvalConfig(val_images=args.val_images, recalibrate_batches=args.recal_batches,
+                           finetune_steps=args.eval_finetune_steps)
 
 
 def final_target(args: argparse.Namespace) -> tuple[str, float]:
