@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from results_io import RESULTS, command, write_report  # noqa: E402
 from compress.data import load_data  # noqa: E402
 from compress.restore import restore_model  # noqa: E402
-from compress.search import QuickEvalConfig, SearchConfig, Target, prepare, uniform_action  # noqa: E402
+from compress.search import (QuickEvalConfig, QuickEvaluator, SearchConfig, Target, prepare,  # noqa: E402
+                             uniform_action)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -58,14 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     model, arch = restore_model(args.weights, None, splits.num_classes, splits.input_shape[0])
     kind, factor = args.target.split(":")
     log = [json.loads(line) for line in Path(args.search_log).expanduser().read_text().splitlines()]
-    rows, actions = [], None
+    setup = prepare(model, splits, Target(kind, float(factor)), SearchConfig(progress=False), "filter+column")
+    actions, rows = candidates(setup.space, setup.goal, log, args.samples), []
     for steps in args.steps:
-        setup = prepare(model, splits, Target(kind, float(factor)), SearchConfig(progress=False), "filter+column",
-                        QuickEvalConfig(finetune_steps=steps))
-        actions = actions or candidates(setup.space, setup.goal, log, args.samples)
+        evaluator = QuickEvaluator(model, setup.structure, splits, QuickEvalConfig(finetune_steps=steps))
         for name, action in actions.items():
             t0 = time.time()
-            e = setup.evaluator(action)
+            e = evaluator(action)
             rows.append({"steps": steps, "candidate": name, "accuracy": e.accuracy, "loss": e.loss,
                          "seconds": time.time() - t0})
             print(f"{steps:4d} steps  {name:18s} accuracy {e.accuracy:.3f}  loss {e.loss:.3f}", flush=True)
